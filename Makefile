@@ -1,0 +1,65 @@
+# prodready -- everything sets itself up from Python 3.11 and make.
+#
+#   make demo   assess the bundled example system, write reports/<run-id>/
+#   make test   lint, type-check, and run the whole test suite in two environments:
+#               .venv       with the alibi extra (numpy<2, pandas<3, as alibi-detect pins)
+#               .venv-core  without it, on current numpy 2 / pandas 3
+#   make lab    open the tutorials in JupyterLab
+
+PYTHON ?= python3.11
+VENV := .venv
+CORE := .venv-core
+EXAMPLE_DIR ?= .cache/example
+REPORTS ?= reports
+# Single-row predicts from threads collapse with OpenMP's default threading (see FACTS.md).
+export OMP_NUM_THREADS ?= 1
+export MPLBACKEND ?= Agg
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test lint typecheck test-full test-core bench lab clean
+
+# The stamp files record that an environment holds the package as pyproject.toml says now.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e '.[alibi,test]'
+	touch $@
+
+$(CORE)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(CORE)
+	$(CORE)/bin/python -m pip install -q --upgrade pip
+	$(CORE)/bin/python -m pip install -q -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/prodready example --dir $(EXAMPLE_DIR)
+	@# Exit 1 means "assessed, not ready": a verdict, not a failure of the demo.
+	$(VENV)/bin/prodready assess $(EXAMPLE_DIR)/spec.yaml --out $(REPORTS) --engine alibi \
+		--junit $(REPORTS)/junit.xml || [ $$? -eq 1 ]
+
+lint: $(CORE)/.installed
+	$(CORE)/bin/ruff check src tests benchmarks
+	$(CORE)/bin/ruff format --check src tests benchmarks
+
+typecheck: $(CORE)/.installed
+	$(CORE)/bin/mypy
+
+test-full: $(VENV)/.installed
+	PRODREADY_REQUIRE_ALIBI=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests
+	$(VENV)/bin/pytest -q -p no:cacheprovider --nbmake --nbmake-timeout=600 notebooks
+
+test-core: $(CORE)/.installed
+	PRODREADY_EXPECT_NO_ALIBI=1 $(CORE)/bin/pytest -q -p no:cacheprovider tests
+
+test: lint typecheck test-core test-full
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/bench_drift.py
+	$(VENV)/bin/python benchmarks/bench_stages.py
+
+lab: $(VENV)/.installed
+	$(VENV)/bin/python -m pip install -q -e '.[alibi,lab]'
+	$(VENV)/bin/jupyter lab notebooks
+
+clean:
+	rm -rf $(VENV) $(CORE) .cache .mypy_cache .ruff_cache .pytest_cache build dist

@@ -1,0 +1,81 @@
+"""The probe registry: which probe answers which checklist question.
+
+Built-in probes are listed here; plug-ins add or replace probes through the entry-point group
+``prodready.probes`` (entry-point name = question id, value = a :class:`Probe` subclass), in
+the way papermill fills its engine registry. A question with no probe is reported as
+"not assessed", never as passing.
+"""
+
+from __future__ import annotations
+
+import traceback
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from prodready.checklist import QUESTIONS
+from prodready.probes._base import Probe, ProbeContext, ProbeTimeout
+from prodready.probes.explainability import ExplainabilityProbe
+from prodready.probes.monitoring import MonitoringProbe
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ExplainabilityProbe",
+    "MonitoringProbe",
+    "Probe",
+    "ProbeContext",
+    "ProbeSpec",
+    "ProbeTimeout",
+    "builtin_probes",
+    "registered_probes",
+]
+
+ENTRY_POINT_GROUP = "prodready.probes"
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A registry entry: the probe class for a question, or why it could not be loaded.
+
+    ``origin`` says where it came from ("module:Class", or the entry point's value), so a
+    report shows which code produced each finding.
+    """
+
+    question: str
+    origin: str
+    probe: type[Probe] | None = None
+    load_error: str | None = None
+
+
+def builtin_probes() -> dict[str, type[Probe]]:
+    """The probes prodready ships, by question id."""
+    return {p.question: p for p in (MonitoringProbe, ExplainabilityProbe)}
+
+
+def registered_probes() -> dict[str, ProbeSpec]:
+    """Built-in probes overlaid with the plug-ins of the ``prodready.probes`` group.
+
+    A plug-in that fails to import, or names no checklist question, is kept as an entry with
+    ``load_error`` so the assessment reports it as an ERROR instead of silently dropping it.
+    """
+    specs = {
+        q: ProbeSpec(q, f"{cls.__module__}:{cls.__qualname__}", cls)
+        for q, cls in builtin_probes().items()
+    }
+    known = {q.id for q in QUESTIONS}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in known:
+            warnings.warn(
+                f"ignoring probe plug-in {ep.name}={ep.value}: {ep.name!r} is not a "
+                f"checklist question id (Q1..Q10)",
+                stacklevel=2,
+            )
+            continue
+        try:
+            cls = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, Probe)):
+                raise TypeError(f"{ep.value} is not a prodready.Probe subclass")
+            specs[ep.name] = ProbeSpec(ep.name, ep.value, cls)
+        except Exception:
+            specs[ep.name] = ProbeSpec(ep.name, ep.value, load_error=traceback.format_exc())
+    return specs

@@ -1,0 +1,363 @@
+"""Q3 — Can model performance be monitored in real-time?
+
+This probe does the *snapshot* part of monitoring: it compares the current window with the
+reference data the way a monitor would, and judges what it finds.
+
+- Feature drift: one test per feature (Kolmogorov-Smirnov for numbers, chi-square for
+  categories) with a Bonferroni correction over the features, through the drift engine the
+  policy names (alibi-detect or scipy).
+- Prediction drift: the same test on the model's outputs (probability of the positive class,
+  predicted class, or predicted value).
+- Performance: the main metric (ROC AUC for binary, macro F1 for multi-class, R² for
+  regression) on labelled current data against the reference.
+
+The online rehearsal (stream data into a monitor, inject a shift, measure detection delay and
+false alarms) is not built yet; the finding says so and therefore never PASSes on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prodready.drift import DriftReport, get_engine
+from prodready.probes._base import Probe, ProbeContext
+from prodready.results import Chart, Check, Evidence, Finding, Status, Table
+from prodready.system import System
+
+__all__ = ["MonitoringProbe"]
+
+_REHEARSAL = (
+    "online rehearsal: streaming the data into a monitor, injecting a known shift, "
+    "measuring detection delay and false alarms"
+)
+_MAX_DRIFT_CHARTS = 4
+_BINS = 20
+
+
+class MonitoringProbe(Probe):
+    """Drift of features and predictions, and performance, between reference and current."""
+
+    question = "Q3"
+
+    def run(self, system: System, context: ProbeContext) -> Finding:
+        if system.current is None:
+            return self.skipped(
+                "The spec names no current data: there is no production "
+                "window to monitor against the reference."
+            )
+        policy = system.policy
+        engine = get_engine(policy.drift_engine)
+        ref_x, cur_x = system.X("reference"), system.X("current")
+        features = engine.detect(
+            ref_x, cur_x, categorical=system.categorical_columns, alpha=policy.drift_alpha
+        )
+        context.check_deadline()
+
+        ref_out, cur_out = _outputs(system, ref_x), _outputs(system, cur_x)
+        out_kind = "categorical" if system.task == "multiclass" else "numeric"
+        predictions = engine.detect(
+            pd.DataFrame({"prediction": ref_out}),
+            pd.DataFrame({"prediction": cur_out}),
+            categorical=["prediction"] if out_kind == "categorical" else [],
+            alpha=policy.drift_alpha,
+        )
+        context.check_deadline()
+
+        perf = _performance(system)
+        checks = [
+            _feature_check(features),
+            _prediction_check(predictions),
+            _performance_check(perf, policy.max_performance_drop, system.target),
+        ]
+        status = Finding.worst(checks)
+        evidence: list[Evidence] = [_drift_table(features)]
+        if perf is not None:
+            evidence.append(_performance_table(perf))
+        evidence += _drift_charts(features, ref_x, cur_x, system.categorical_columns)
+        evidence.append(
+            _hist_chart(
+                "Model output: reference vs current",
+                ref_out,
+                cur_out,
+                out_kind,
+                xlabel=_output_label(system),
+            )
+        )
+        drifted = features.drifted
+        summary = (
+            f"{len(drifted)} of {len(features.features)} features drifted"
+            + (f" ({', '.join(drifted)})" if drifted else "")
+            + ("; predictions drifted" if predictions.drifted else "; predictions stable")
+            + (
+                f"; {perf['metric']} {perf['reference']:.3f} -> {perf['current']:.3f}"
+                if perf is not None
+                else "; no labels in current data"
+            )
+            + "."
+        )
+        return Finding(
+            question=self.question,
+            status=status,
+            summary=summary,
+            checks=checks,
+            measurements={
+                "drift_engine": features.engine,
+                "features_tested": len(features.features),
+                "features_drifted": drifted,
+                "prediction_drift_p_value": predictions.features[0].p_value,
+                "performance": perf,
+                "rows": {"reference": len(ref_x), "current": len(cur_x)},
+            },
+            thresholds={
+                "drift_alpha": policy.drift_alpha,
+                "correction": features.correction,
+                "per_feature_threshold": features.threshold,
+                "max_performance_drop": policy.max_performance_drop,
+            },
+            evidence=evidence,
+            remediation=_remediation(status, drifted, perf, policy.max_performance_drop),
+            not_assessed=[_REHEARSAL],
+        )
+
+
+# -- measuring ----------------------------------------------------------------------------
+
+
+def _outputs(system: System, x: pd.DataFrame) -> np.ndarray:
+    """What the model says: P(positive class), the predicted class, or the predicted value."""
+    if system.task == "binary":
+        return np.asarray(system.model.predict_proba(x))[:, 1]
+    if system.task == "multiclass":
+        return np.asarray(system.model.predict(x)).astype(str)
+    return np.asarray(system.model.predict(x), dtype=float)
+
+
+def _output_label(system: System) -> str:
+    if system.task == "binary":
+        classes = getattr(system.model, "classes_", [None, "positive"])
+        return f"probability of class {classes[1]!s}"
+    return "predicted class" if system.task == "multiclass" else "predicted value"
+
+
+def _performance(system: System) -> dict[str, Any] | None:
+    """The main metric (and a second one) on reference and current data, if both are labelled."""
+    from sklearn import metrics
+
+    target = system.target
+    if target is None or system.current is None or target not in system.current.columns:
+        return None
+    labelled = system.current[system.current[target].notna()]
+    if len(labelled) == 0:
+        return None
+    values: dict[str, dict[str, float]] = {}
+    for which, frame in (("reference", system.reference), ("current", labelled)):
+        x, y = frame[system.feature_columns], frame[target].to_numpy()
+        if system.task == "binary":
+            proba = np.asarray(system.model.predict_proba(x))[:, 1]
+            positive = system.model.classes_[1]
+            y_bin = (y == positive).astype(int)
+            auc = (
+                float(metrics.roc_auc_score(y_bin, proba))
+                if len(np.unique(y_bin)) == 2
+                else float("nan")
+            )
+            pred = np.where(proba >= 0.5, system.model.classes_[1], system.model.classes_[0])
+            values[which] = {"roc_auc": auc, "accuracy": float(metrics.accuracy_score(y, pred))}
+        elif system.task == "multiclass":
+            pred = system.model.predict(x)
+            values[which] = {
+                "macro_f1": float(metrics.f1_score(y, pred, average="macro")),
+                "accuracy": float(metrics.accuracy_score(y, pred)),
+            }
+        else:
+            pred = system.model.predict(x)
+            values[which] = {
+                "r2": float(metrics.r2_score(y, pred)),
+                "rmse": float(np.sqrt(metrics.mean_squared_error(y, pred))),
+            }
+    main = next(iter(values["reference"]))
+    return {
+        "metric": main,
+        "reference": values["reference"][main],
+        "current": values["current"][main],
+        "drop": values["reference"][main] - values["current"][main],
+        "all": values,
+        "labelled_rows": len(labelled),
+    }
+
+
+# -- judging ------------------------------------------------------------------------------
+
+
+def _feature_check(report: DriftReport) -> Check:
+    drifted = report.drifted
+    return Check(
+        name="feature drift",
+        status=Status.WARN if drifted else Status.PASS,
+        measured=len(drifted),
+        threshold=f"no feature with p < {report.threshold:.2g} "
+        f"(alpha {report.alpha:g}, {report.correction})",
+        message=(
+            f"{len(drifted)} feature(s) drifted: {', '.join(drifted)}"
+            if drifted
+            else "No feature drifted significantly."
+        ),
+    )
+
+
+def _prediction_check(report: DriftReport) -> Check:
+    p = report.features[0].p_value
+    drifted = bool(report.drifted)
+    return Check(
+        name="prediction drift",
+        status=Status.WARN if drifted else Status.PASS,
+        measured=p,
+        threshold=f"p >= {report.threshold:.2g}",
+        message=(
+            "The distribution of the model's outputs changed significantly."
+            if drifted
+            else "The distribution of the model's outputs did not change significantly."
+        ),
+    )
+
+
+def _performance_check(perf: dict[str, Any] | None, max_drop: float, target: str | None) -> Check:
+    if perf is None:
+        return Check(
+            name="performance",
+            status=Status.WARN,
+            measured=None,
+            threshold=f"drop <= {max_drop:g}",
+            message=f"The current data has no labels ({target or 'no target column'}): "
+            "performance cannot be measured.",
+        )
+    drop = perf["drop"]
+    bad = not np.isfinite(drop) or drop > max_drop
+    return Check(
+        name="performance",
+        status=Status.FAIL if bad else Status.PASS,
+        measured=drop,
+        threshold=f"{perf['metric']} drop <= {max_drop:g}",
+        message=f"{perf['metric']} went from {perf['reference']:.4f} on the reference to "
+        f"{perf['current']:.4f} on current data (drop {drop:+.4f}).",
+    )
+
+
+def _remediation(
+    status: Status, drifted: list[str], perf: dict[str, Any] | None, max_drop: float
+) -> str:
+    if status is Status.PASS:
+        return ""
+    steps = []
+    if perf is not None and perf["drop"] > max_drop:
+        steps.append(
+            f"Performance fell by more than {max_drop:g}: retrain on recent labelled "
+            "data or roll back, and find out why before the next release."
+        )
+    if drifted:
+        steps.append(
+            "Investigate the drifted features (data pipeline change or a real shift "
+            "in the population?) and check the model on the new population."
+        )
+    if perf is None:
+        steps.append(
+            "Collect labels for the current window (even a delayed sample) so "
+            "performance can be monitored, not only drift."
+        )
+    steps.append("Build online monitoring that alerts on these same tests in production.")
+    return " ".join(steps)
+
+
+# -- evidence -----------------------------------------------------------------------------
+
+
+def _drift_table(report: DriftReport) -> Table:
+    rows = [
+        [f.feature, f.kind, f.test, f.statistic, f.p_value, "yes" if f.drifted else "no"]
+        for f in report.features
+    ]
+    return Table(
+        title=f"Feature drift ({report.engine} engine)",
+        columns=["feature", "kind", "test", "statistic", "p-value", "drifted"],
+        rows=rows,
+        note=f"Drifted when p < {report.threshold:.3g} = alpha {report.alpha:g} / "
+        f"{len(report.features)} features ({report.correction}).",
+    )
+
+
+def _performance_table(perf: dict[str, Any]) -> Table:
+    rows = [
+        [
+            name,
+            perf["all"]["reference"][name],
+            perf["all"]["current"][name],
+            perf["all"]["current"][name] - perf["all"]["reference"][name],
+        ]
+        for name in perf["all"]["reference"]
+    ]
+    return Table(
+        title="Performance",
+        columns=["metric", "reference", "current", "change"],
+        rows=rows,
+        note=f"Current: {perf['labelled_rows']} labelled rows. The reference "
+        "score is in-sample if the reference data is the training data.",
+    )
+
+
+def _drift_charts(
+    report: DriftReport, ref: pd.DataFrame, cur: pd.DataFrame, categorical: list[str]
+) -> list[Evidence]:
+    # Most significant first; KS and chi-square statistics are not comparable, p-values are.
+    worst = sorted((f for f in report.features if f.drifted), key=lambda f: f.p_value)
+    cats = set(categorical)
+    return [
+        _hist_chart(
+            f"Drifted feature: {f.feature}",
+            ref[f.feature].to_numpy(),
+            cur[f.feature].to_numpy(),
+            "categorical" if f.feature in cats else "numeric",
+            xlabel=f.feature,
+        )
+        for f in worst[:_MAX_DRIFT_CHARTS]
+    ]
+
+
+def _hist_chart(title: str, ref: np.ndarray, cur: np.ndarray, kind: str, xlabel: str) -> Chart:
+    """Densities of both windows on common bins (quantiles of both for numbers)."""
+    if kind == "categorical":
+        ref_s, cur_s = pd.Series(ref).astype(str), pd.Series(cur).astype(str)
+        labels = sorted(set(ref_s.unique()) | set(cur_s.unique()))
+        ref_share = ref_s.value_counts(normalize=True).reindex(labels, fill_value=0.0)
+        cur_share = cur_s.value_counts(normalize=True).reindex(labels, fill_value=0.0)
+        return Chart(
+            title=title,
+            chart="barh",
+            x=labels,
+            series={
+                "reference": ref_share.round(5).tolist(),
+                "current": cur_share.round(5).tolist(),
+            },
+            xlabel="share of rows",
+            ylabel=xlabel,
+        )
+    ref_f = ref[np.isfinite(ref.astype(float))].astype(float)
+    cur_f = cur[np.isfinite(cur.astype(float))].astype(float)
+    both = np.concatenate([ref_f, cur_f])
+    lo, hi = np.quantile(both, [0.005, 0.995]) if len(both) else (0.0, 1.0)
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, _BINS + 1)
+    ref_d, _ = np.histogram(ref_f, bins=edges, density=True)
+    cur_d, _ = np.histogram(cur_f, bins=edges, density=True)
+    return Chart(
+        title=title,
+        chart="hist",
+        x=[float(e) for e in edges],
+        series={"reference": [float(v) for v in ref_d], "current": [float(v) for v in cur_d]},
+        xlabel=xlabel,
+        ylabel="density",
+        note="Central 99% of values; density per window.",
+    )

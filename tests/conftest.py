@@ -1,0 +1,166 @@
+"""Shared fixtures: small, deterministic systems of every kind prodready must handle.
+
+Sized for speed (a few thousand rows); the example system at full size is exercised by the
+benchmarks, not by the tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+NUMERIC = ["income", "debt_ratio", "age", "balance"]
+CATEGORICAL = ["region"]
+
+
+def make_frame(n: int, seed: int, *, shift: bool = False, classes: int = 2) -> pd.DataFrame:
+    """Applicant-like data; with ``shift`` income falls and region mix changes (known drift)."""
+    rng = np.random.default_rng(seed)
+    income = rng.lognormal(10.8 - (0.3 if shift else 0.0), 0.4, n)
+    debt = rng.beta(2, 5, n)
+    age = rng.integers(21, 75, n).astype(float)
+    balance = rng.normal(5000, 1500, n)
+    p_region = [0.2, 0.3, 0.5] if shift else [0.5, 0.3, 0.2]
+    region = rng.choice(["north", "south", "west"], size=n, p=p_region)
+    score = (
+        -1.5 * (np.log(income) - 10.8)
+        + 3.0 * debt
+        - 0.02 * (age - 45)
+        + 0.3 * (region == "west")
+        + rng.logistic(size=n)
+    )
+    if classes == 2:
+        target: Any = (score > 1.2).astype(int)
+    elif classes == 3:
+        target = np.digitize(score, [0.6, 1.6])
+    else:  # regression
+        target = score
+    return pd.DataFrame(
+        {
+            "income": income,
+            "debt_ratio": debt,
+            "age": age,
+            "balance": balance,
+            "region": region,
+            "target": target,
+        }
+    )
+
+
+def pipeline(classifier: Any, *, scale: bool = False) -> Pipeline:
+    return Pipeline(
+        [
+            (
+                "preprocess",
+                ColumnTransformer(
+                    [
+                        ("categorical", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+                        ("numeric", StandardScaler() if scale else "passthrough", NUMERIC),
+                    ]
+                ),
+            ),
+            ("model", classifier),
+        ]
+    )
+
+
+@pytest.fixture(scope="session")
+def binary_data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return make_frame(3000, 1), make_frame(3000, 2, shift=True)
+
+
+# Models are trained on their own sample: the reference data of a system is held-out data
+# (as in production monitoring), so reference scores are not in-sample.
+
+
+@pytest.fixture(scope="session")
+def binary_model() -> Pipeline:
+    ref = make_frame(3000, 11)
+    model = pipeline(HistGradientBoostingClassifier(max_iter=30, random_state=0))
+    return model.fit(ref[NUMERIC + CATEGORICAL], ref["target"])
+
+
+@pytest.fixture(scope="session")
+def multiclass_data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return make_frame(2000, 3, classes=3), make_frame(2000, 4, classes=3)
+
+
+@pytest.fixture(scope="session")
+def multiclass_model() -> Pipeline:
+    ref = make_frame(2000, 13, classes=3)
+    model = pipeline(LogisticRegression(max_iter=1000), scale=True)
+    return model.fit(ref[NUMERIC + CATEGORICAL], ref["target"])
+
+
+@pytest.fixture(scope="session")
+def regression_data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    ref, cur = make_frame(2000, 5, classes=0), make_frame(2000, 6, classes=0)
+    return ref.drop(columns="region"), cur.drop(columns="region")
+
+
+@pytest.fixture(scope="session")
+def regression_model() -> GradientBoostingRegressor:
+    ref = make_frame(2000, 15, classes=0)
+    # A bare estimator (no Pipeline), fitted on a DataFrame so feature names are known.
+    return GradientBoostingRegressor(n_estimators=30, max_depth=3, random_state=0).fit(
+        ref[NUMERIC], ref["target"]
+    )
+
+
+@pytest.fixture
+def spec_dir(
+    tmp_path: Path, binary_data: tuple[pd.DataFrame, pd.DataFrame], binary_model: Pipeline
+) -> Path:
+    """A folder with model.skops, reference.parquet, current.csv and a valid spec.yaml."""
+    import skops.io as sio
+
+    ref, cur = binary_data
+    ref.to_parquet(tmp_path / "reference.parquet")
+    cur.to_csv(tmp_path / "current.csv", index=False)
+    sio.dump(binary_model, tmp_path / "model.skops")
+    (tmp_path / "spec.yaml").write_text(VALID_SPEC)
+    return tmp_path
+
+
+VALID_SPEC = """\
+version: 1
+name: test lending model
+model:
+  path: model.skops
+  # skops loads no code; this one type outside its default list was reviewed and trusted.
+  trusted: [sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor]
+data:
+  reference: reference.parquet
+  current: current.csv
+  target: target
+task: binary
+policy:
+  drift_alpha: 0.05
+  explain_sample: 200
+metadata:
+  owner: Test team
+  intended_use: tests
+"""
+
+
+@pytest.fixture
+def alibi_available() -> None:
+    """Skip without alibi-detect, except where the environment promises it (then fail)."""
+    if importlib.util.find_spec("alibi_detect") is None:
+        if os.environ.get("PRODREADY_REQUIRE_ALIBI") == "1":
+            pytest.fail("alibi-detect must be installed here (PRODREADY_REQUIRE_ALIBI=1)")
+        pytest.skip("alibi-detect is not installed (the prodready[alibi] extra)")

@@ -1,0 +1,118 @@
+"""Q5 explainability probe, on supported models and a deliberately broken one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from prodready import ProbeContext, Status, System, Table
+from prodready.probes import ExplainabilityProbe
+from prodready.system import Policy
+from tests.conftest import NUMERIC
+
+CTX = ProbeContext(deadline=float("inf"), seed=0)
+
+
+class NoisyClassifier:
+    """Broken on purpose: the same input gets a different probability on every call."""
+
+    _estimator_type = "classifier"
+
+    def __init__(self) -> None:
+        self.classes_ = np.array([0, 1])
+        self.feature_names_in_ = np.array(NUMERIC)
+        self._rng = np.random.default_rng()
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        base = 1 / (1 + np.exp(-np.asarray(x, dtype=float)[:, 1] * 3 + 1))
+        p = np.clip(base + self._rng.normal(0, 0.05, len(base)), 0, 1)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, x: Any) -> np.ndarray:
+        return (self.predict_proba(x)[:, 1] > 0.5).astype(int)
+
+
+def checks(finding: Any) -> dict[str, Status]:
+    return {c.name: c.status for c in finding.checks}
+
+
+def test_pipeline_explained_in_input_features(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    ref, cur = binary_data
+    f = ExplainabilityProbe().run(
+        System(
+            model=binary_model,
+            reference=ref,
+            current=cur,
+            target="target",
+            policy=Policy(explain_sample=300),
+        ),
+        CTX,
+    )
+    assert checks(f) == {"local accuracy": Status.PASS, "stability": Status.PASS}
+    assert f.measurements["explainer"] == "tree"
+    assert f.measurements["decisions_explained"] == 300
+    assert f.measurements["additivity_error"] < 1e-9
+    # One importance per input column: the one-hot columns of "region" are summed back.
+    assert set(f.measurements["importance"]) == {"income", "debt_ratio", "age", "balance", "region"}
+    reasons = next(e for e in f.evidence if isinstance(e, Table))
+    assert len(reasons.rows) == 10
+    assert reasons.rows[0][2].count("(") == 3  # three reasons, each with its contribution
+    assert "traceability" in f.not_assessed[0]
+
+
+def test_noisy_model_fails_local_accuracy_and_stability(
+    binary_data: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    ref, cur = binary_data
+    system = System(
+        model=NoisyClassifier(),
+        reference=ref[[*NUMERIC, "target"]],
+        current=cur[[*NUMERIC, "target"]],
+        target="target",
+        policy=Policy(explain_sample=40),
+    )
+    f = ExplainabilityProbe().run(system, CTX)
+    assert f.measurements["explainer"] == "permutation"
+    assert checks(f) == {"local accuracy": Status.FAIL, "stability": Status.FAIL}
+    assert f.status is Status.FAIL
+    assert "cannot justify a decision" in f.remediation
+
+
+def test_multiclass_linear_and_bare_regressor(
+    multiclass_model: Pipeline,
+    multiclass_data: tuple[pd.DataFrame, pd.DataFrame],
+    regression_model: Any,
+    regression_data: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    ref, cur = multiclass_data
+    f = ExplainabilityProbe().run(
+        System(
+            model=multiclass_model,
+            reference=ref,
+            current=cur,
+            target="target",
+            policy=Policy(explain_sample=200),
+        ),
+        CTX,
+    )
+    assert f.measurements["explainer"] == "linear"
+    assert len(f.measurements["output"]) == 3
+    assert checks(f)["local accuracy"] is Status.PASS
+    ref, cur = regression_data
+    f = ExplainabilityProbe().run(
+        System(
+            model=regression_model,
+            reference=ref,
+            current=cur,
+            target="target",
+            policy=Policy(explain_sample=200),
+        ),
+        CTX,
+    )
+    assert f.measurements["explainer"] == "tree"
+    assert checks(f) == {"local accuracy": Status.PASS, "stability": Status.PASS}

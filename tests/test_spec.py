@@ -1,0 +1,164 @@
+"""The spec file: a valid one loads; each kind of mistake gives a precise SpecError/DataError."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from prodready import DataError, MissingDependencyError, ModelLoadError, SpecError, load_spec
+from prodready.system import Policy
+
+
+def edit(spec_dir: Path, old: str, new: str) -> Path:
+    path = spec_dir / "spec.yaml"
+    text = path.read_text()
+    assert old in text, f"test setup: {old!r} not in the spec"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def test_valid_spec_loads_model_data_and_metadata(spec_dir: Path) -> None:
+    system = load_spec(spec_dir / "spec.yaml")
+    assert system.name == "test lending model"
+    assert system.task == "binary"
+    assert system.target == "target"
+    assert system.feature_columns == ["income", "debt_ratio", "age", "balance", "region"]
+    assert system.categorical_columns == ["region"]
+    assert len(system.reference) == 3000 and system.current is not None
+    assert system.policy.explain_sample == 200 and system.policy.drift_alpha == 0.05
+    assert system.metadata.owner == "Test team"
+    assert system.model_artifact is not None and len(system.model_artifact.sha256) == 64
+    assert system.model_artifact.format == "skops"
+    assert {a.format for a in system.data_artifacts.values()} == {"parquet", "csv"}
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="does not exist"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_malformed_yaml_names_the_line(spec_dir: Path) -> None:
+    path = edit(spec_dir, "data:\n", "data: [\n")
+    with pytest.raises(SpecError, match=r"line \d+, column \d+: malformed YAML") as info:
+        load_spec(path)
+    assert info.value.source == str(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "problem"),
+    [
+        ("name: test", "nmae: test", "nmae", "unknown key"),
+        ("  path: model.skops", "  path: missing.skops", "model.path", "does not exist"),
+        ("  path: model.skops", "  path: model.skops\n  uri: models:/x/1", "model", "exactly one"),
+        (
+            "  reference: reference.parquet",
+            "  reference: gone.parquet",
+            "data.reference",
+            "does not exist",
+        ),
+        ("  target: target", "  target: outcome", "data.target", "not in the reference"),
+        (
+            "  target: target",
+            "  target: target\n  features: [income, salary]",
+            "data.features",
+            "'salary'",
+        ),
+        ("task: binary", "task: ranking", "task", "'ranking'"),
+        ("task: binary", "task: regression", "task", "model is a classifier"),
+        ("  drift_alpha: 0.05", "  drift_alpha: high", "policy.drift_alpha", "'high'"),
+        ("  drift_alpha: 0.05", "  drift_alpha: 2", "policy.drift_alpha", "is 2.0"),
+        ("  explain_sample: 200", "  explain_sample: 2.5", "policy.explain_sample", "2.5"),
+        ("version: 1", "version: 7", "version", "is 7"),
+        ("metadata:", "hooks:\n  retrain: not a hook\nmetadata:", "hooks.retrain", "'not a hook'"),
+        ("metadata:", "endpoint:\n  url: ftp://x\nmetadata:", "endpoint.url", "ftp://x"),
+        ("  current: current.csv", "  current: current.txt", "data.current", "does not exist"),
+    ],
+)
+def test_mistakes_name_the_field(
+    spec_dir: Path, old: str, new: str, field: str, problem: str
+) -> None:
+    path = edit(spec_dir, old, new)
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert info.value.field == field
+    assert problem in info.value.problem
+    assert str(info.value).startswith(str(path))
+
+
+def test_unknown_file_type(spec_dir: Path) -> None:
+    (spec_dir / "current.txt").write_text("a,b\n1,2\n")
+    path = edit(spec_dir, "  current: current.csv", "  current: current.txt")
+    with pytest.raises(SpecError, match="unknown file type") as info:
+        load_spec(path)
+    assert info.value.expected.startswith("a .csv")
+
+
+def test_non_binary_target_for_binary_task(spec_dir: Path) -> None:
+    ref = pd.read_parquet(spec_dir / "reference.parquet")
+    ref.loc[:10, "target"] = 2
+    ref.to_parquet(spec_dir / "reference.parquet")
+    with pytest.raises(SpecError, match="3 distinct values") as info:
+        load_spec(spec_dir / "spec.yaml")
+    assert info.value.field == "data.target"
+    assert "exactly 2" in info.value.expected
+
+
+def test_empty_data_file(spec_dir: Path) -> None:
+    (spec_dir / "current.csv").write_text(
+        (spec_dir / "current.csv").read_text().splitlines()[0] + "\n"
+    )
+    with pytest.raises(DataError, match=r"data.current: .*has no rows"):
+        load_spec(spec_dir / "spec.yaml")
+
+
+def test_unreadable_parquet(spec_dir: Path) -> None:
+    (spec_dir / "reference.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(DataError, match="cannot read"):
+        load_spec(spec_dir / "spec.yaml")
+
+
+def test_corrupt_model_file(spec_dir: Path) -> None:
+    (spec_dir / "model.skops").write_bytes(b"garbage")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        load_spec(spec_dir / "spec.yaml")
+
+
+def test_skops_refuses_untrusted_types_until_listed(spec_dir: Path) -> None:
+    path = edit(
+        spec_dir,
+        "  trusted: [sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor]\n",
+        "",
+    )
+    with pytest.raises(ModelLoadError, match=r"TreePredictor.*model\.trusted"):
+        load_spec(path)
+
+
+def test_joblib_model_and_relative_paths(spec_dir: Path) -> None:
+    import joblib
+    import skops.io as sio
+
+    model = sio.load(
+        spec_dir / "model.skops", trusted=sio.get_untrusted_types(file=spec_dir / "model.skops")
+    )
+    sub = spec_dir / "models"
+    sub.mkdir()
+    joblib.dump(model, sub / "model.joblib")
+    path = edit(spec_dir, "  path: model.skops", "  path: models/model.joblib")
+    system = load_spec(path)
+    assert system.model_artifact is not None and system.model_artifact.format == "joblib"
+
+
+def test_mlflow_uri_without_mlflow_gives_install_hint(spec_dir: Path) -> None:
+    if importlib.util.find_spec("mlflow") is not None:
+        pytest.skip("mlflow is installed; the hint is for environments without it")
+    path = edit(spec_dir, "  path: model.skops", "  uri: models:/credit/1")
+    with pytest.raises(MissingDependencyError, match=r"pip install 'prodready\[mlflow\]'"):
+        load_spec(path)
+
+
+def test_policy_defaults_are_valid() -> None:
+    policy = Policy()
+    assert policy.drift_engine == "auto" and 0 < policy.min_score <= 1

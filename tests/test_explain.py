@@ -301,9 +301,15 @@ def test_any_object_with_predict_gets_the_permutation_explainer_on_named_columns
 
 def test_pipeline_with_pandas_output_between_steps() -> None:
     train, y = applicants(400, seed=18)
-    model = Pipeline(
-        [("preprocess", preprocess(scale=True)), ("model", LogisticRegression())]
-    ).set_output(transform="pandas")
+    encode = ColumnTransformer(
+        [
+            ("categorical", OneHotEncoder(sparse_output=False), CATEGORICAL),
+            ("numeric", StandardScaler(), NUMERIC),
+        ]
+    )
+    # The final estimator is fitted on a DataFrame of encoded columns, with their names.
+    model = Pipeline([("preprocess", encode), ("model", LogisticRegression())])
+    model.set_output(transform="pandas")
     model.fit(train, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

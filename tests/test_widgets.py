@@ -13,9 +13,10 @@ def test_click_runs_the_assessment_and_fills_every_panel(
     binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:
     ref, cur = binary_data
-    board = Dashboard(System(model=binary_model, reference=ref, current=cur, target="target",
-                             name="board test"),
-                      probes={"Q1": Passing, "Q2": Crashing})
+    board = Dashboard(
+        System(model=binary_model, reference=ref, current=cur, target="target", name="board test"),
+        probes={"Q1": Passing, "Q2": Crashing},
+    )
     assert "not assessed yet" in board.static_html()
     board.button.click()
     assert board.assessment is not None

@@ -17,21 +17,28 @@ model's output away from a baseline (the average output), so that, for every row
   ``shap.LinearExplainer``, exact, with a sample of ``background`` as the baseline;
 * anything else gets the model-agnostic ``shap.PermutationExplainer`` on a seeded sample of at
   most ``max_background`` rows of ``background``. Its values are estimates (they depend on the
-  seed) but local accuracy holds exactly all the same.
+  seed) but local accuracy holds exactly all the same. It is slow: each row costs
+  ``10 * (2 * n_encoded_columns + 1) * n_background`` model evaluations, and the first call in
+  a process compiles shap's numba kernels (seconds). So are HistGradientBoosting models with
+  native categorical splits, which shap's tree reader does not understand, and tree models
+  shap cannot read at all (with a warning).
 
 A scikit-learn ``Pipeline`` is explained in two steps: the final estimator is explained on what
 the preceding steps make of the rows (one-hot columns and so on), then the contributions of
 the encoded columns are summed back to the input column each came from (all one-hot columns of
-``purpose`` become one ``purpose`` contribution). Sums of SHAP values are the SHAP values of the
-group, so local accuracy still holds. When an encoded column depends on several input columns
-(a PCA, polynomial features), its contribution goes to a group named after all of them, joined
-with ``+`` (``"income+debt"``).
+``purpose`` become one ``purpose`` contribution). Summing keeps local accuracy and is the usual
+way to report encoded features (it is not quite what treating the input column as one player
+would give). Which input an encoded column comes from is read from the fitted
+``ColumnTransformer`` (its column selections, one-hot category counts, output feature names).
+When an encoded column depends on several input columns (PCA, polynomial features), its
+contribution goes to a group named after all of them, joined with ``+`` (``"income+debt"``).
 
 The units of the explained output depend on the model (``Explanation.output_names`` says which):
-log-odds for gradient boosting and logistic regression classifiers, probabilities for random
-forests, decision trees and the permutation explainer on classifiers, the prediction for
-regressors. :meth:`Explanation.additivity_error` checks local accuracy against the model's own
-output, computed from the model, not taken from shap.
+log-odds (softmax logits with more than two classes) for gradient boosting and logistic
+regression classifiers, probabilities for random forests, decision trees and the permutation
+explainer on classifiers, the prediction for regressors (its log for HistGradientBoosting with a
+Poisson or Gamma loss). :meth:`Explanation.additivity_error` checks local accuracy against the
+model's own output, computed from the model, not taken from shap.
 """
 
 from __future__ import annotations

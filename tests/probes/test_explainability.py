@@ -61,7 +61,14 @@ def test_pipeline_explained_in_input_features(
     assert set(f.measurements["importance"]) == {"income", "debt_ratio", "age", "balance", "region"}
     reasons = next(e for e in f.evidence if isinstance(e, Table))
     assert len(reasons.rows) == 10
-    assert reasons.rows[0][2].count("(") == 3  # three reasons, each with its contribution
+    assert reasons.columns == [
+        "decision (row)",
+        "P(1)",
+        "model output",
+        "top 3 reasons (contribution)",
+    ]
+    assert 0 <= float(reasons.rows[0][1]) <= 1
+    assert reasons.rows[0][3].count("(") == 3  # three reasons, each with its contribution
     assert "traceability" in f.not_assessed[0]
 
 

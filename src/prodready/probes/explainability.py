@@ -140,9 +140,16 @@ def _reasons_table(
     system: System, exp: Explanation, sample: pd.DataFrame, ids: list[str], k: int
 ) -> Table:
     """The top-k reasons of the first decisions: which input pushed the output, and how much."""
+    shown = min(_SHOWN_DECISIONS, len(sample))
     out = _reason_output(system, exp)
+    # A probability reads better than log-odds in an adverse-action notice.
+    proba = (
+        np.asarray(system.model.predict_proba(sample.iloc[:shown]))[:, 1]
+        if system.task == "binary"
+        else None
+    )
     rows: list[list[Any]] = []
-    for i in range(min(_SHOWN_DECISIONS, len(sample))):
+    for i in range(shown):
         contrib = exp.values[i, :, out[i]]
         # Reasons are what pushed the output up: towards the adverse class for a classifier.
         order = np.argsort(-contrib) if system.is_classifier else np.argsort(-np.abs(contrib))
@@ -151,11 +158,16 @@ def _reasons_table(
             name = exp.feature_names[j]
             value = sample.iloc[i][name] if name in sample.columns else "(combined)"
             reasons.append(f"{name} = {_fmt(value)} ({contrib[j]:+.3f})")
-        rows.append([ids[i], _fmt(exp.model_output[i, out[i]]), "; ".join(reasons)])
+        row = [ids[i], _fmt(exp.model_output[i, out[i]]), "; ".join(reasons)]
+        rows.append(row if proba is None else [row[0], _fmt(proba[i]), *row[1:]])
     output = exp.output_names[out[0]] if len(set(out)) == 1 else "output of the predicted class"
+    columns = ["decision (row)", "model output", f"top {k} reasons (contribution)"]
+    if proba is not None:
+        positive = system.model.classes_[1]
+        columns.insert(1, f"P({positive})")
     return Table(
         title="Top reasons for individual decisions",
-        columns=["decision (row)", "model output", f"top {k} reasons (contribution)"],
+        columns=columns,
         rows=rows,
         note=f"Model output and contributions in units of: {output}. Reasons are the "
         "input features that pushed the output up the most"
@@ -176,5 +188,5 @@ def _reason_output(system: System, exp: Explanation) -> list[int]:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float | np.floating):
-        return f"{float(value):.4g}"
+        return f"{float(value):.6g}"
     return str(value)

@@ -65,12 +65,13 @@ def run_assessment(
     *,
     drift_engine: str = "",
     run_id: str | None = None,
-    cell_timeout_s: float | None = 1800,
+    cell_timeout_s: int | None = 1800,
 ) -> RunResult:
     """Assess the system of ``spec`` headless and write ``<out>/<run-id>/``.
 
     ``drift_engine`` overrides the spec's ``policy.drift_engine`` ("auto", "scipy",
-    "alibi"); empty keeps the spec's. Raises :class:`UsageError` (bad input found by the
+    "alibi"); empty keeps the spec's. ``cell_timeout_s`` bounds each notebook cell (None: no
+    limit; the probes also have their own ``policy.probe_timeout_s``). Raises :class:`UsageError` (bad input found by the
     notebook) or :class:`ReportError` (anything else that stopped the run).
     """
     spec_path = Path(spec).resolve()
@@ -101,7 +102,7 @@ def run_assessment(
 
 
 def _execute(
-    spec: Path, work: Path, run_id: str, drift_engine: str, cell_timeout_s: float | None
+    spec: Path, work: Path, run_id: str, drift_engine: str, cell_timeout_s: int | None
 ) -> Any:
     import papermill
     from nbclient.exceptions import CellTimeoutError

@@ -1,0 +1,135 @@
+"""Headless runs end to end: papermill executes the notebook, nbconvert renders the report.
+
+Slow (a kernel per run): marked e2e, still run by make test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+import prodready
+from prodready import ReportError, run_assessment
+from prodready._paths import templates_dir
+from prodready.cli import main
+from prodready.example import ensure_example
+
+pytestmark = pytest.mark.e2e
+
+SCHEMA = json.loads(
+    (Path(prodready.__file__).parent / "schema" / "results.schema.json").read_text()
+)
+
+
+@pytest.fixture(scope="module")
+def example_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ensure_example(tmp_path_factory.mktemp("example"), n_rows=3000)
+
+
+def test_assess_writes_notebook_results_and_offline_report(
+    example_spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "reports"
+    code = main(
+        [
+            "assess",
+            str(example_spec),
+            "--out",
+            str(out),
+            "--engine",
+            "scipy",
+            "--junit",
+            str(tmp_path / "junit.xml"),
+            "--run-id",
+            "run1",
+        ]
+    )
+    stdout, stderr = capsys.readouterr()
+    assert code == 1, stderr  # assessed, not ready: eight questions are not assessed yet
+    assert "Credit risk (bundled example): NOT READY" in stdout
+    assert "scores: technical 12%, governance 12%, operational 0%" in stdout
+    assert f"report: {out / 'run1' / 'report.html'}" in stdout
+    run = out / "run1"
+    assert sorted(p.name for p in out.iterdir()) == ["run1"]  # nothing partial left
+    assert sorted(p.name for p in run.iterdir()) == [
+        "assessment.ipynb",
+        "report.html",
+        "results.json",
+    ]
+    assert run.stat().st_mode & 0o777 == 0o755
+
+    results = json.loads((run / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    statuses = {f["question"]: f["status"] for f in results["findings"]}
+    assert statuses["Q3"] == "warn" and statuses["Q5"] == "warn"
+    assert {statuses[q] for q in ("Q1", "Q2", "Q4", "Q6", "Q7", "Q8", "Q9", "Q10")} == {
+        "not_assessed"
+    }
+    q3 = next(f for f in results["findings"] if f["question"] == "Q3")
+    assert q3["measurements"]["drift_engine"] == "scipy"
+    assert q3["measurements"]["features_drifted"] == [
+        "annual_income",
+        "revolving_utilization",
+        "purpose",
+    ]
+
+    html = (run / "report.html").read_text()
+    for i in range(1, 11):
+        assert f'id="q{i}"' in html
+    assert html.index("pr-summary") < html.index('id="q1"')  # the summary comes first
+    assert "NOT READY" in html and "data:image/png;base64," in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<script src" not in html and "import prodready" not in html  # code hidden
+
+    cases = ET.parse(tmp_path / "junit.xml").getroot().findall("testcase")
+    assert len(cases) == 10
+
+
+def test_a_failed_run_leaves_no_half_report(example_spec: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("spec.yaml", "reference.parquet", "current.parquet"):
+        (bad / name).write_bytes((example_spec.parent / name).read_bytes())
+    (bad / "model.skops").write_bytes(b"not a model")
+    out = tmp_path / "reports"
+    with pytest.raises(prodready.UsageError, match="cannot load"):
+        run_assessment(bad / "spec.yaml", out)
+    assert list(out.iterdir()) == []
+    with pytest.raises(ReportError, match="timed out"):
+        run_assessment(example_spec, out, cell_timeout_s=1)
+    assert list(out.iterdir()) == []
+
+
+def test_papermill_cli_runs_the_template_directly(example_spec: Path, tmp_path: Path) -> None:
+    papermill = Path(sys.executable).with_name("papermill")
+    result = subprocess.run(
+        [
+            str(papermill),
+            str(templates_dir() / "assessment.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            "-p",
+            "spec",
+            str(example_spec),
+            "-p",
+            "results_path",
+            str(tmp_path / "r.json"),
+            "-p",
+            "drift_engine",
+            "scipy",
+            "-k",
+            "python3",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert prodready.Assessment.load(tmp_path / "r.json").verdict == "not ready"

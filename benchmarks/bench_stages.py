@@ -18,13 +18,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/scikit-learn load (FACTS.md)
 
+T = TypeVar("T")
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="rows per example window")
     parser.add_argument("--engine", default="auto", choices=["auto", "scipy", "alibi"])
     parser.add_argument("--dir", default=".cache/example", help="where the example lives")
@@ -38,14 +42,15 @@ def main() -> None:
 
     times: list[tuple[str, float]] = []
 
-    def timed(name: str, func, *a, **kw):  # type: ignore[no-untyped-def]
+    def timed(name: str, func: Callable[..., T], *a: Any, **kw: Any) -> T:
         start = time.perf_counter()
         value = func(*a, **kw)
         times.append((name, time.perf_counter() - start))
         return value
 
-    spec = timed("example: generate + train (or reuse)", ensure_example, Path(args.dir),
-                 n_rows=args.rows)
+    spec = timed(
+        "example: generate + train (or reuse)", ensure_example, Path(args.dir), n_rows=args.rows
+    )
     system = timed("load spec: model + data", load_spec, spec)
     if args.engine != "auto":
         from dataclasses import replace
@@ -54,21 +59,40 @@ def main() -> None:
     for question, entry in registered_probes().items():
         assert entry.probe is not None
         probe = entry.probe()
-        timed(f"probe {question} ({entry.probe.__name__})", probe.run, system,
-              ProbeContext(deadline=float("inf")))
+        timed(
+            f"probe {question} ({entry.probe.__name__})",
+            probe.run,
+            system,
+            ProbeContext(deadline=float("inf")),
+        )
     with tempfile.TemporaryDirectory() as out:
-        run = timed("papermill + nbconvert (run_assessment)", run_assessment, spec, out,
-                    drift_engine=args.engine)
+        run = timed(
+            "papermill + nbconvert (run_assessment)",
+            run_assessment,
+            spec,
+            out,
+            drift_engine=args.engine,
+        )
         notebook = nbformat.read(run.notebook, as_version=4)
         timed("nbconvert alone (render_html)", render_html, notebook)
-        command = [str(Path(sys.executable).with_name("prodready")), "assess", str(spec),
-                   "--out", out, "--engine", args.engine, "-q"]
+        command = [
+            str(Path(sys.executable).with_name("prodready")),
+            "assess",
+            str(spec),
+            "--out",
+            out,
+            "--engine",
+            args.engine,
+            "-q",
+        ]
         start = time.perf_counter()
         subprocess.run(command, check=False, capture_output=True)
         times.append(("prodready assess (whole command)", time.perf_counter() - start))
 
-    print(f"Stages on the example system ({args.rows:,} rows per window, engine "
-          f"{args.engine}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}):")
+    print(
+        f"Stages on the example system ({args.rows:,} rows per window, engine "
+        f"{args.engine}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}):"
+    )
     for name, seconds in times:
         print(f"  {name:<44} {seconds:8.2f} s")
 

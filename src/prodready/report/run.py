@@ -71,8 +71,9 @@ def run_assessment(
 
     ``drift_engine`` overrides the spec's ``policy.drift_engine`` ("auto", "scipy",
     "alibi"); empty keeps the spec's. ``cell_timeout_s`` bounds each notebook cell (None: no
-    limit; the probes also have their own ``policy.probe_timeout_s``). Raises :class:`UsageError` (bad input found by the
-    notebook) or :class:`ReportError` (anything else that stopped the run).
+    limit; the probes also have their own ``policy.probe_timeout_s``). Raises
+    :class:`UsageError` (bad input found by the notebook) or :class:`ReportError` (anything
+    else that stopped the run).
     """
     spec_path = Path(spec).resolve()
     if not spec_path.is_file():
@@ -147,5 +148,5 @@ def _render(notebook: Any, work: Path, assessment: Assessment) -> None:
         "run_id": assessment.run_id,
         "verdict": assessment.verdict,
     }
-    nbformat.write(notebook, str(work / "assessment.ipynb"))  # type: ignore[no-untyped-call]
+    nbformat.write(notebook, str(work / "assessment.ipynb"))
     (work / "report.html").write_text(render_html(notebook), encoding="utf-8")

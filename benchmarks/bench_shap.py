@@ -18,6 +18,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -42,7 +43,7 @@ N_EXPLAIN = 1_000
 REPEATS = 3
 
 
-def make_data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+def make_data(n: int, seed: int) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
     """Applicant-like rows and a default label that depends on a few of the columns."""
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
@@ -69,10 +70,10 @@ def make_data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
         + 0.4 * (frame["employment"] == "none")
         + rng.logistic(size=n)
     )
-    return frame, (score > 1.2).to_numpy().astype(int)
+    return frame, (score > 1.2).to_numpy().astype(np.int64)
 
 
-def build_model(frame: pd.DataFrame, target: np.ndarray) -> Pipeline:
+def build_model(frame: pd.DataFrame, target: npt.NDArray[np.int64]) -> Pipeline:
     model = Pipeline(
         [
             (

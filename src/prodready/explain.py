@@ -111,9 +111,9 @@ class Explanation:
 
     explainer: str
     feature_names: list[str]
-    values: np.ndarray
-    base_values: np.ndarray
-    model_output: np.ndarray
+    values: FloatArray
+    base_values: FloatArray
+    model_output: FloatArray
     output_names: list[str]
 
     def additivity_error(self) -> float:

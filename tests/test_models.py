@@ -1,0 +1,89 @@
+"""Every kind of model the issue names gets a real answer, never an ERROR.
+
+Binary and multi-class classifiers, a regressor, a bare estimator and a Pipeline: the two
+built questions (Q3, Q5) are judged, the others are not assessed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
+
+from prodready import Status, System, assess
+from prodready.system import Policy
+from tests.conftest import NUMERIC, make_frame
+
+JUDGED = {Status.PASS, Status.WARN, Status.FAIL}
+
+
+@pytest.fixture(scope="module")
+def bare_forest() -> tuple[RandomForestClassifier, pd.DataFrame, pd.DataFrame]:
+    train, ref, cur = (make_frame(1500, s, classes=3)[[*NUMERIC, "target"]] for s in (21, 22, 23))
+    model = RandomForestClassifier(n_estimators=20, max_depth=5, random_state=0)
+    return model.fit(train[NUMERIC], train["target"]), ref, cur
+
+
+def cases(request: pytest.FixtureRequest) -> dict[str, tuple[Any, pd.DataFrame, pd.DataFrame]]:
+    return {
+        "binary pipeline": (
+            request.getfixturevalue("binary_model"),
+            *request.getfixturevalue("binary_data"),
+        ),
+        "multiclass pipeline": (
+            request.getfixturevalue("multiclass_model"),
+            *request.getfixturevalue("multiclass_data"),
+        ),
+        "bare regressor": (
+            request.getfixturevalue("regression_model"),
+            *request.getfixturevalue("regression_data"),
+        ),
+        "bare multiclass forest": request.getfixturevalue("bare_forest"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "task", "explainer"),
+    [
+        ("binary pipeline", "binary", "tree"),
+        ("multiclass pipeline", "multiclass", "linear"),
+        ("bare regressor", "regression", "tree"),
+        ("bare multiclass forest", "multiclass", "tree"),
+    ],
+)
+def test_each_model_kind_is_judged(
+    request: pytest.FixtureRequest, case: str, task: str, explainer: str
+) -> None:
+    model, ref, cur = cases(request)[case]
+    system = System(
+        model=model,
+        reference=ref,
+        current=cur,
+        target="target",
+        policy=Policy(explain_sample=150, drift_engine="scipy"),
+    )
+    assert system.task == task
+    result = assess(system)
+    assert result.finding("Q3").status in JUDGED, result.finding("Q3").error
+    assert result.finding("Q5").status in JUDGED, result.finding("Q5").error
+    assert result.finding("Q5").measurements["explainer"] == explainer
+    others = {f.status for f in result.findings if f.question not in ("Q3", "Q5")}
+    assert others == {Status.NOT_ASSESSED}
+
+
+def test_without_current_data_monitoring_is_skipped_with_a_reason(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    ref, _ = binary_data
+    result = assess(
+        System(
+            model=binary_model, reference=ref, target="target", policy=Policy(explain_sample=100)
+        )
+    )
+    q3 = result.finding("Q3")
+    assert q3.status is Status.SKIPPED and "no current data" in q3.summary
+    assert result.finding("Q5").measurements["explained_data"] == "reference"
+    assert result.scores["technical"] == 0.0  # Q1, Q2, Q4 not assessed; Q3 left out

@@ -6,9 +6,10 @@ benchmarks, not by the tests.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -158,9 +159,12 @@ metadata:
 
 
 @pytest.fixture
-def alibi_available() -> None:
-    """Skip without alibi-detect, except where the environment promises it (then fail)."""
-    if importlib.util.find_spec("alibi_detect") is None:
+def alibi_detect_module() -> ModuleType:
+    """alibi_detect, imported; skips without it unless PRODREADY_REQUIRE_ALIBI=1 (then fails)."""
+    try:
+        module = importlib.import_module("alibi_detect")
+    except ImportError as exc:
         if os.environ.get("PRODREADY_REQUIRE_ALIBI") == "1":
-            pytest.fail("alibi-detect must be installed here (PRODREADY_REQUIRE_ALIBI=1)")
+            pytest.fail(f"alibi-detect must be importable here (PRODREADY_REQUIRE_ALIBI=1): {exc}")
         pytest.skip("alibi-detect is not installed (the prodready[alibi] extra)")
+    return module

@@ -61,18 +61,6 @@ def same_pair() -> tuple[pd.DataFrame, pd.DataFrame]:
     return make_frame(ROWS, 21), make_frame(ROWS, 22)
 
 
-@pytest.fixture
-def alibi_detect_module() -> ModuleType:
-    """alibi_detect, imported; skips without it unless PRODREADY_REQUIRE_ALIBI=1 (then fails)."""
-    try:
-        module = importlib.import_module("alibi_detect")
-    except ImportError as exc:
-        if os.environ.get("PRODREADY_REQUIRE_ALIBI") == "1":
-            pytest.fail(f"alibi-detect must be importable here (PRODREADY_REQUIRE_ALIBI=1): {exc}")
-        pytest.skip("alibi-detect is not installed (the prodready[alibi] extra)")
-    return module
-
-
 def _by_name(report: DriftReport) -> dict[str, float]:
     return {f.feature: f.p_value for f in report.features}
 

@@ -145,7 +145,9 @@ def test_never_mutates_model_or_data(
 
 @pytest.mark.alibi
 def test_engines_agree_on_the_probe(
-    binary_model: Pipeline, alibi_available: None, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+    binary_model: Pipeline,
+    alibi_detect_module: object,
+    binary_data: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
     ref, cur = binary_data
     found = {

@@ -96,7 +96,7 @@ __all__ = [
 
 #: Bump whenever the generating process or the model recipe changes: cached example
 #: directories made by an older version are then regenerated.
-GENERATOR_VERSION: Final = 1
+GENERATOR_VERSION: Final = 2
 
 TARGET: Final = "default"
 

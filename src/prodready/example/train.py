@@ -3,7 +3,7 @@
 A scikit-learn pipeline fitted on pandas frames (so ``feature_names_in_`` is set and the model
 takes the raw applicant columns :data:`~prodready.example.data.FEATURES`): the categorical
 features one-hot encoded, the numeric ones passed through, into a
-``HistGradientBoostingClassifier`` with 100 trees.
+``HistGradientBoostingClassifier`` with 100 trees of depth at most 6.
 
 It is saved with skops, which loads no code. skops deliberately does not trust the tree
 internals of any scikit-learn tree model by default (a crafted file could make ``predict``
@@ -53,8 +53,11 @@ def train_model(training: pd.DataFrame, *, seed: int = 0) -> Pipeline:
         ],
         sparse_threshold=0.0,
     )
+    # Depth 6 instead of unlimited: the same ROC AUC on held-out data here (0.770 vs 0.771),
+    # and exact tree explanations cost grows with depth squared (1,000 decisions: 0.5 s
+    # instead of 0.7 s).
     classifier = HistGradientBoostingClassifier(
-        max_iter=100, random_state=seed, early_stopping=False
+        max_iter=100, max_depth=6, random_state=seed, early_stopping=False
     )
     model = Pipeline([("preprocess", preprocess), ("classifier", classifier)])
     model.fit(training[FEATURES], training[TARGET].to_numpy())

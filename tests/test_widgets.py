@@ -39,4 +39,4 @@ def test_static_fallback_in_the_mime_bundle(
     bundle = board._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "Production readiness" in bundle["text/html"]
-    assert bundle["text/html"].count('class="pr-report pr-question"') == 10
+    assert bundle["text/html"].count('class="pr-report pr-question') == 10

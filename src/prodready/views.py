@@ -148,8 +148,10 @@ def finding_html(finding: Finding) -> str:
     """One question's finding: status, checks, evidence, remediation, what is not assessed."""
     q = get_question(finding.question)
     f = finding
+    # Short sections (nothing assessed) do not each take a printed page of their own.
+    no_break = " pr-no-break" if f.status is Status.NOT_ASSESSED else ""
     parts = [
-        f'<section class="pr-report pr-question" id="{q.id.lower()}">',
+        f'<section class="pr-report pr-question{no_break}" id="{q.id.lower()}">',
         f"<h2>{q.id}. {escape(q.title)} {badge(f.status)}</h2>",
         f'<p class="pr-question-text">{escape(q.text)}</p>',
         f"<p>{escape(f.summary)}</p>",

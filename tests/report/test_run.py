@@ -34,15 +34,19 @@ def example_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_assess_writes_notebook_results_and_offline_report(
-    example_spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    example_spec: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative --out, as a user types it
     out = tmp_path / "reports"
     code = main(
         [
             "assess",
             str(example_spec),
             "--out",
-            str(out),
+            "reports",
             "--engine",
             "scipy",
             "--junit",

@@ -83,7 +83,8 @@ def run_assessment(
             expected="a YAML spec file (see the README)",
         )
     run_id = run_id or new_run_id()
-    out_dir = Path(out)
+    # Absolute: the notebook runs with the spec's folder as its working directory.
+    out_dir = Path(out).resolve()
     final = out_dir / run_id
     if final.exists():
         raise UsageError(f"{final} already exists: choose another run id or output folder")

@@ -112,7 +112,9 @@ class Policy:
       R²) from reference to current data before monitoring FAILs.
     - ``explain_sample``: how many decisions get a SHAP explanation.
     - ``additivity_tolerance``: largest allowed |base value + sum of contributions - model
-      output| (local accuracy), in model-output units.
+      output| (local accuracy), and largest change of a contribution when the same decisions
+      are explained again (stability), as a fraction of the output scale (the largest
+      |model output|, at least 1: for log-odds or probabilities, plain model-output units).
     - ``top_reasons``: reasons given per explained decision.
     - ``probe_timeout_s``: wall-time limit of one probe; past it the probe is an ERROR.
     - ``min_score``: the overall score (minimum of the section scores) needed for "ready".

@@ -66,7 +66,11 @@ class ExplainabilityProbe(Probe):
         instability = float(np.max(np.abs(again.values - first.values[:k]))) if k else 0.0
 
         tol = policy.additivity_tolerance
-        additivity = first.additivity_error()
+        # Errors are judged relative to the output's magnitude: float64 sums of house prices
+        # carry rounding errors that log-odds do not.
+        scale = max(1.0, float(np.max(np.abs(first.model_output))))
+        additivity = first.additivity_error() / scale
+        instability /= scale
         checks = [
             Check(
                 name="local accuracy",
@@ -74,7 +78,8 @@ class ExplainabilityProbe(Probe):
                 measured=additivity,
                 threshold=f"<= {tol:g}",
                 message=f"Largest |base value + sum of contributions - model output| over "
-                f"{n} decisions: {additivity:.3g} ({first.output_names[0]}).",
+                f"{n} decisions: {additivity:.3g} of the output scale {scale:.4g} "
+                f"({first.output_names[0]}).",
             ),
             Check(
                 name="stability",
@@ -82,7 +87,7 @@ class ExplainabilityProbe(Probe):
                 measured=instability,
                 threshold=f"<= {tol:g}",
                 message=f"Explaining {k} decisions twice changed a contribution by at most "
-                f"{instability:.3g}.",
+                f"{instability:.3g} of the output scale.",
             ),
         ]
         status = Finding.worst(checks)
@@ -116,6 +121,7 @@ class ExplainabilityProbe(Probe):
                 "explained_data": which,
                 "output": first.output_names,
                 "additivity_error": additivity,
+                "output_scale": scale,
                 "instability": instability,
                 "importance": importance,
             },

@@ -40,6 +40,7 @@ __all__ = [
     "Task",
     "load_model",
     "load_table",
+    "sha256_file",
 ]
 
 Task = Literal["binary", "multiclass", "regression"]

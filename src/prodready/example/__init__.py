@@ -23,7 +23,6 @@ recipes in :mod:`prodready.example.train`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -45,6 +44,7 @@ from prodready.example.data import (
     TARGET,
     generate_applicants,
 )
+from prodready.system import sha256_file
 
 __all__ = [
     "CATEGORICAL",
@@ -128,14 +128,6 @@ def spec_text() -> str:
     return _SPEC_HEADER + body
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _sklearn_version() -> str:
     try:
         return version("scikit-learn")
@@ -173,7 +165,7 @@ def _reusable(directory: Path, identity: dict[str, Any]) -> bool:
         path = directory / name
         if not isinstance(entry, dict) or not path.is_file():
             return False
-        if path.stat().st_size != entry.get("bytes") or _sha256(path) != entry.get("sha256"):
+        if path.stat().st_size != entry.get("bytes") or sha256_file(path) != entry.get("sha256"):
             return False
     return True
 
@@ -240,7 +232,10 @@ def _build(directory: Path, identity: dict[str, Any], n_rows: int, seed: int) ->
         **identity,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": {
-            name: {"sha256": _sha256(directory / name), "bytes": (directory / name).stat().st_size}
+            name: {
+                "sha256": sha256_file(directory / name),
+                "bytes": (directory / name).stat().st_size,
+            }
             for name in (REFERENCE_NAME, CURRENT_NAME, MODEL_NAME, SPEC_NAME)
         },
         "features": FEATURES,

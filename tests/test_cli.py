@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,24 @@ def test_console_script_runs() -> None:
     exe = Path(sys.executable).with_name("prodready")
     result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "Exit codes: 0 ready, 1 not ready" in result.stdout
+
+
+def test_unwritable_example_folder_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["example", "--dir", "/proc/prodready-cannot-be-here"], capsys)
+    assert code == 2 and "/proc/prodready-cannot-be-here" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_choosing_a_missing_engine_is_bad_input(
+    spec_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if os.environ.get("PRODREADY_EXPECT_NO_ALIBI") != "1":
+        pytest.skip("only where alibi-detect is known to be absent (PRODREADY_EXPECT_NO_ALIBI=1)")
+    spec = spec_dir / "spec.yaml"
+    spec.write_text(spec.read_text().replace("policy:\n", "policy:\n  drift_engine: alibi\n"))
+    code, _, err = run(["validate", str(spec)], capsys)
+    assert code == 2
+    assert err.strip() == (
+        "prodready: error: the alibi drift engine needs the optional package 'alibi-detect': "
+        "pip install 'prodready[alibi]'"
+    )

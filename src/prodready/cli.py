@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
-    except UsageError as exc:
+    except (UsageError, OSError) as exc:  # OSError: a path the user gave cannot be used
         print(f"prodready: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ProdreadyError as exc:

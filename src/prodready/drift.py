@@ -638,16 +638,15 @@ def get_engine(name: str) -> DriftEngine:
     """A drift engine by name: "scipy", "alibi", or "auto".
 
     "auto" is the alibi engine when alibi-detect is installed (checked without importing it),
-    else the scipy engine. Asking for "alibi" always gives the alibi engine; if alibi-detect is
-    missing, its ``detect`` raises :class:`~prodready.MissingDependencyError`. An unknown name
-    raises :class:`~prodready.UsageError`.
+    else the scipy engine. Asking for "alibi" without alibi-detect installed raises
+    :class:`~prodready.MissingDependencyError` with the install hint; an unknown name raises
+    :class:`~prodready.UsageError`.
     """
-    if name == "scipy":
+    alibi_installed = importlib.util.find_spec("alibi_detect") is not None
+    if name == "scipy" or (name == "auto" and not alibi_installed):
         return ScipyEngine()
-    if name == "alibi":
+    if name == "auto" or (name == "alibi" and alibi_installed):
         return AlibiEngine()
-    if name == "auto":
-        if importlib.util.find_spec("alibi_detect") is not None:
-            return AlibiEngine()
-        return ScipyEngine()
+    if name == "alibi":
+        raise MissingDependencyError("alibi-detect", "alibi", "the alibi drift engine")
     raise UsageError(f"unknown drift engine {name!r}: expected one of {', '.join(_ENGINE_NAMES)}")

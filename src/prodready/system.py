@@ -371,6 +371,11 @@ class System:
         self._resolve_features()
         self._check_target()
         self._resolve_task()
+        # Choosing an engine that is not installed is a mistake to report now, with the
+        # install hint, not as a crashed probe later.
+        from prodready.drift import get_engine
+
+        get_engine(self.policy.drift_engine)
         for hook_name, spec in self.hooks.items():
             if not isinstance(spec, str) or not _HOOK_RE.match(spec):
                 raise self._err(

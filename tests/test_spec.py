@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from prodready import DataError, MissingDependencyError, ModelLoadError, SpecError, load_spec
-from prodready.system import Policy
+from prodready.system import Policy, System
 
 
 def edit(spec_dir: Path, old: str, new: str) -> Path:
@@ -104,6 +105,15 @@ def test_non_binary_target_for_binary_task(spec_dir: Path) -> None:
         load_spec(spec_dir / "spec.yaml")
     assert info.value.field == "data.target"
     assert "exactly 2" in info.value.expected
+
+
+def test_binary_task_for_a_multiclass_model(
+    multiclass_model: Any, multiclass_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    ref, _ = multiclass_data
+    with pytest.raises(SpecError, match="model has 3 classes") as info:
+        System(model=multiclass_model, reference=ref, target="target", task="binary")
+    assert info.value.field == "task"
 
 
 def test_empty_data_file(spec_dir: Path) -> None:

@@ -468,6 +468,10 @@ class System:
                 f"{'classifier' if is_classifier else 'regressor'}",
                 f"{inferred!r} for this model",
             )
+        if self.task == "binary" and classes is not None and len(classes) != 2:
+            raise self._err(
+                "task", f"is 'binary' but the model has {len(classes)} classes", "'multiclass'"
+            )
         if self.target is None:
             return
         if self.task == "binary":

@@ -2,7 +2,7 @@
 #
 #   make demo   assess the bundled example system, write reports/<run-id>/
 #   make test   lint, type-check, and run the whole test suite in two environments:
-#               .venv       with the alibi extra (numpy<2, pandas<3, as alibi-detect pins)
+#               .venv       with the alibi and mlflow extras (numpy<2, pandas<3: alibi-detect's pins)
 #               .venv-core  without it, on current numpy 2 / pandas 3
 #   make lab    open the tutorials in JupyterLab
 
@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e '.[alibi,test]'
+	$(VENV)/bin/python -m pip install -q -e '.[alibi,mlflow,test]'
 	touch $@
 
 $(CORE)/.installed: pyproject.toml
@@ -45,7 +45,7 @@ typecheck: $(CORE)/.installed
 	$(CORE)/bin/mypy
 
 test-full: $(VENV)/.installed
-	PRODREADY_REQUIRE_ALIBI=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests
+	PRODREADY_REQUIRE_ALIBI=1 PRODREADY_REQUIRE_MLFLOW=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests
 	$(VENV)/bin/pytest -q -p no:cacheprovider --nbmake --nbmake-timeout=600 notebooks
 
 test-core: $(CORE)/.installed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ def edit(spec_dir: Path, old: str, new: str) -> Path:
     assert old in text, f"test setup: {old!r} not in the spec"
     path.write_text(text.replace(old, new))
     return path
+
+
+TREE_PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
 
 
 def test_valid_spec_loads_model_data_and_metadata(spec_dir: Path) -> None:
@@ -172,3 +176,28 @@ def test_mlflow_uri_without_mlflow_gives_install_hint(spec_dir: Path) -> None:
 def test_policy_defaults_are_valid() -> None:
     policy = Policy()
     assert policy.drift_engine == "auto" and 0 < policy.min_score <= 1
+
+
+def test_mlflow_model_directory_loads(spec_dir: Path, binary_model: Any) -> None:
+    if importlib.util.find_spec("mlflow") is None:
+        if os.environ.get("PRODREADY_REQUIRE_MLFLOW") == "1":
+            pytest.fail("mlflow must be installed here (PRODREADY_REQUIRE_MLFLOW=1)")
+        pytest.skip("mlflow is not installed (the prodready[mlflow] extra)")
+    import mlflow.sklearn as mlflow_sklearn
+
+    # MLflow 3 saves scikit-learn models with skops and, like skops, wants the reviewed types.
+    mlflow_sklearn.save_model(
+        binary_model,
+        str(spec_dir / "mlflow-model"),
+        pip_requirements=["scikit-learn"],
+        skops_trusted_types=[TREE_PREDICTOR],
+    )
+    path = edit(spec_dir, "  path: model.skops", "  uri: mlflow-model")
+    system = load_spec(path)
+    assert system.model_artifact is not None and system.model_artifact.format == "mlflow"
+    assert len(system.model_artifact.sha256) == 64
+    ref = pd.read_parquet(spec_dir / "reference.parquet")
+    assert (
+        system.model.predict(ref[system.feature_columns])
+        == binary_model.predict(ref[system.feature_columns])
+    ).all()

@@ -7,6 +7,7 @@ what is wrong and what was expected.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -80,11 +81,13 @@ def system_from_dict(raw: Any, *, base: Path, source: str) -> System:
             field="model",
             expected="model.path (a file) or model.uri (an MLflow model URI)",
         )
-    location: str | Path = (
-        _path(model["path"], "model.path", base, source)
-        if "path" in model
-        else _str(model["uri"], "model.uri", source)
-    )
+    if "path" in model:
+        location: str | Path = _path(model["path"], "model.path", base, source)
+    else:
+        uri = _str(model["uri"], "model.uri", source)
+        # "models:/name/1" or "runs:/..." as they are; a plain folder is relative to the spec.
+        has_scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", uri) is not None
+        location = uri if has_scheme else _path(uri, "model.uri", base, source)
     fmt = model.get("format")
     if fmt is not None and fmt not in ("skops", "joblib", "pickle", "mlflow"):
         raise SpecError(

@@ -201,3 +201,16 @@ def test_mlflow_model_directory_loads(spec_dir: Path, binary_model: Any) -> None
         system.model.predict(ref[system.feature_columns])
         == binary_model.predict(ref[system.feature_columns])
     ).all()
+
+
+def test_hooks_resolve_to_functions(spec_dir: Path) -> None:
+    path = edit(
+        spec_dir, "metadata:", "hooks:\n  retrain: json:dumps\n  broken: json:nope\nmetadata:"
+    )
+    system = load_spec(path)
+    assert system.hook("retrain")({"a": 1}) == '{"a": 1}'
+    with pytest.raises(SpecError, match="cannot import 'json:nope'") as info:
+        system.hook("broken")
+    assert info.value.field == "hooks.broken"
+    with pytest.raises(SpecError, match="no hook 'deploy'"):
+        system.hook("deploy")

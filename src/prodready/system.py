@@ -267,12 +267,6 @@ class System:
         return self.categorical
 
     @property
-    def numeric_columns(self) -> list[str]:
-        """The feature columns treated as numbers."""
-        cats = set(self.categorical_columns)
-        return [c for c in self.feature_columns if c not in cats]
-
-    @property
     def is_classifier(self) -> bool:
         """True for binary and multi-class tasks."""
         return self.task in ("binary", "multiclass")

@@ -17,7 +17,7 @@ import math
 from html import escape
 from typing import Any
 
-from prodready.checklist import QUESTIONS, Section, get_question
+from prodready.checklist import Section, get_question
 from prodready.results import Assessment, Chart, Finding, Status, Table
 
 __all__ = [
@@ -201,11 +201,6 @@ def finding_html(finding: Finding) -> str:
         parts.append(f'<p class="pr-meta">{" &middot; ".join(meta)}</p>')
     parts.append("</section>")
     return "\n".join(parts)
-
-
-def sections_in_order() -> list[str]:
-    """Question ids in checklist order (for a notebook that shows one cell per question)."""
-    return [q.id for q in QUESTIONS]
 
 
 # -- pieces -------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from prodready._exceptions import UsageError
-from prodready.explain import Explanation, _encoded_owners, explain
+from prodready.explain import Explanation, explain
+from prodready.explain.mapping import _encoded_owners
 
 NUMERIC = ["income", "debt", "age", "balance"]
 CATEGORICAL = ["purpose", "region", "housing"]

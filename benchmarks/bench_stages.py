@@ -58,9 +58,7 @@ def main() -> None:
     )
     system = timed("load spec: model + data", load_spec, spec)
     if args.engine != "auto":
-        from dataclasses import replace
-
-        system.policy = replace(system.policy, drift_engine=args.engine)
+        system = system.with_settings("monitoring", engine=args.engine)
     for question, entry in registered_probes().items():
         assert entry.probe is not None
         probe = entry.probe()

@@ -138,7 +138,7 @@ def spec_dir(
 
 
 VALID_SPEC = """\
-version: 1
+version: 2
 name: test lending model
 model:
   path: model.skops
@@ -150,8 +150,11 @@ data:
   target: target
 task: binary
 policy:
-  drift_alpha: 0.05
-  explain_sample: 200
+  probe_timeout_s: 300
+monitoring:
+  alpha: 0.05
+explainability:
+  sample: 200
 metadata:
   owner: Test team
   intended_use: tests

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
 import time
-from typing import Any
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pandas as pd
 import pytest
@@ -18,9 +24,11 @@ from prodready import (
     ProbeContext,
     Status,
     System,
+    UsageError,
     assess,
     score,
 )
+from prodready._isolation import GRACE_S
 from prodready.system import Policy
 
 
@@ -107,9 +115,14 @@ def test_broken_probes_become_errors_and_others_still_run(system: System) -> Non
     assert by["Q1"].status is Status.PASS
     assert by["Q2"].status is Status.ERROR
     assert "RuntimeError: boom in the probe" in (by["Q2"].error or "")
-    assert by["Q2"].summary == "The probe crashed: RuntimeError: boom in the probe"
+    # A plain sentence in the summary; the library's words only in the details.
+    assert by["Q2"].summary == (
+        "prodready could not judge this question: its probe failed with an internal error."
+    )
+    assert "not of the system" in by["Q2"].remediation
     assert by["Q4"].status is Status.ERROR and "time limit of 2 s" in by["Q4"].summary
-    assert by["Q6"].status is Status.ERROR and "not a Finding" in by["Q6"].summary
+    assert by["Q6"].status is Status.ERROR and "something else than a finding" in by["Q6"].summary
+    assert "not a Finding" in (by["Q6"].error or "")
     # Partly assessed can never pass.
     assert by["Q7"].status is Status.WARN
     assert by["Q7"].checks[-1].name == "coverage"
@@ -126,10 +139,165 @@ def test_unbuilt_questions_are_not_assessed_never_pass(system: System) -> None:
     assert result.overall == 0.0 and not result.ready
 
 
-def test_selected_questions_only(system: System) -> None:
-    result = assess(system, probes={"Q1": Passing}, questions=["Q1"])
-    assert result.finding("Q1").status is Status.PASS
-    assert result.finding("Q2").summary == "Not selected for this run."
+def test_selected_questions_make_a_partial_assessment_judged_on_them(system: System) -> None:
+    result = assess(
+        system, probes={"Q1": Passing, "Q2": Crashing, "Q7": Partial}, questions=["Q1", "lineage"]
+    )
+    assert result.questions == ["Q1", "Q7"] and result.partial
+    assert [f.question for f in result.findings] == ["Q1", "Q7"]  # Q2 was not run
+    assert result.scope == "partial assessment: 2 of 10 questions (Q1, Q7)"
+    # Sections without a selected question have no score; the verdict judges the subset.
+    assert result.scores == {"technical": 1.0, "governance": 0.5}
+    assert result.overall == 0.5 and result.verdict == "not ready"
+    ready = assess(system, probes={"Q1": Passing}, questions=["Q1"])
+    assert ready.ready and ready.scores == {"technical": 1.0}
+    full = assess(system, probes={"Q1": Passing})
+    assert not full.partial and full.scope == "full assessment" and not full.ready
+
+
+def test_unknown_question_is_bad_input(system: System) -> None:
+    with pytest.raises(UsageError, match="unknown question 'Q11'"):
+        assess(system, probes={}, questions=["Q11"])
+
+
+class NeedsSomething(Probe):
+    """Its preflight finds that the user must fix something."""
+
+    question = "Q8"
+    ran: ClassVar[bool] = False
+
+    def preflight(self, system: System) -> None:
+        raise UsageError("Q8 needs approvals.keys in the spec")
+
+    def run(self, system: System, context: ProbeContext) -> Finding:
+        NeedsSomething.ran = True
+        return Finding(question="Q8", status=Status.PASS, summary="")
+
+
+def test_preflight_stops_bad_input_before_any_probe_runs(system: System) -> None:
+    started: list[str] = []
+    with pytest.raises(UsageError, match=r"approvals\.keys"):
+        assess(
+            system,
+            probes={"Q1": Passing, "Q8": NeedsSomething},
+            on_finding=lambda f: started.append(f.question),
+        )
+    assert started == [] and not NeedsSomething.ran
+
+
+class Cooperative(Probe):
+    """Loops until cancelled, checking its context as a long probe should."""
+
+    question = "Q1"
+    stopped: ClassVar[list[float]] = []
+
+    def run(self, system: System, context: ProbeContext) -> Finding:
+        try:
+            while True:
+                context.check_deadline()
+                context.cancel.wait(0.05)
+        finally:
+            Cooperative.stopped.append(time.monotonic())
+
+
+def test_time_limit_cancels_a_cooperative_probe(system: System) -> None:
+    start = time.monotonic()
+    result = assess(system, probes={"Q1": Cooperative}, questions=["Q1"])
+    assert result.finding("Q1").status is Status.ERROR
+    assert "time limit of 2 s" in result.finding("Q1").summary
+    assert Cooperative.stopped and Cooperative.stopped[-1] - start < 3.0  # it stopped itself
+
+
+def test_stop_event_cancels_the_running_probe_and_skips_the_rest(system: System) -> None:
+    stop = threading.Event()
+
+    class StopsTheRun(Cooperative):
+        def run(self, system: System, context: ProbeContext) -> Finding:
+            threading.Timer(0.2, stop.set).start()  # the user presses Stop
+            return super().run(system, context)
+
+    result = assess(system, probes={"Q1": StopsTheRun, "Q2": Passing}, cancel=stop)
+    q1, q2 = result.finding("Q1"), result.finding("Q2")
+    assert q1.status is Status.NOT_ASSESSED and "stopped during" in q1.summary
+    assert q2.status is Status.NOT_ASSESSED and "stopped before" in q2.summary
+    assert not result.ready
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (PID 1 may not reap in a container)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+class Runaway(Probe):
+    """Ignores its deadline in a subprocess, with a child process of its own."""
+
+    question = "Q1"
+    isolation = "subprocess"
+
+    def run(self, system: System, context: ProbeContext) -> Finding:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        Path(os.environ["PRODREADY_TEST_PIDS"]).write_text(f"{os.getpid()} {child.pid}")
+        while True:  # deaf to its deadline and to SIGTERM's cancellation
+            time.sleep(0.5)
+
+
+class LeavesAChild(Probe):
+    """Finishes in a subprocess but forgets to stop a process it started."""
+
+    question = "Q2"
+    isolation = "subprocess"
+
+    def run(self, system: System, context: ProbeContext) -> Finding:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        Path(os.environ["PRODREADY_TEST_PIDS"] + ".2").write_text(str(child.pid))
+        return Finding(question="Q2", status=Status.PASS, summary=f"ran in {os.getpid()}")
+
+
+class CrashesInASubprocess(Probe):
+    question = "Q4"
+    isolation = "subprocess"
+
+    def run(self, system: System, context: ProbeContext) -> Finding:
+        raise RuntimeError("boom in the child")
+
+
+def test_subprocess_probe_past_its_limit_is_killed_with_everything_it_started(
+    system: System, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("PRODREADY_TEST_PIDS", str(pids))
+    limit = 8.0  # includes the child's start-up (a fresh interpreter importing the system)
+    starts: dict[str, float] = {}
+
+    class Timed(Passing):
+        question = "Q3"
+
+        def run(self, system: System, context: ProbeContext) -> Finding:
+            starts["Q3"] = time.monotonic()
+            return Finding(question="Q3", status=Status.PASS, summary="on time")
+
+    begin = time.monotonic()
+    result = assess(
+        replace(system, policy=Policy(probe_timeout_s=limit)),
+        probes={"Q1": Runaway, "Q2": LeavesAChild, "Q3": Timed, "Q4": CrashesInASubprocess},
+        questions=["Q1", "Q2", "Q3", "Q4"],
+    )
+    q1 = result.finding("Q1")
+    assert q1.status is Status.ERROR and "time limit of 8 s" in q1.summary
+    probe_pid, child_pid = map(int, pids.read_text().split())
+    assert probe_pid != os.getpid()
+    assert not _alive(probe_pid) and not _alive(child_pid)
+    # The next probe started on time: the limit plus the grace period, not the runaway's 300 s.
+    assert starts["Q3"] - begin < limit + GRACE_S + 12  # + Q2's own subprocess start-up
+    q2 = result.finding("Q2")
+    assert q2.status is Status.PASS and q2.summary != f"ran in {os.getpid()}"
+    assert not _alive(int(Path(str(pids) + ".2").read_text()))
+    q4 = result.finding("Q4")
+    assert q4.status is Status.ERROR and "RuntimeError: boom in the child" in (q4.error or "")
 
 
 def finding(q: str, status: Status) -> Finding:

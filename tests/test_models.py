@@ -14,7 +14,6 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
 from prodready import Status, System, assess
-from prodready.system import Policy
 from tests.conftest import NUMERIC, make_frame
 
 JUDGED = {Status.PASS, Status.WARN, Status.FAIL}
@@ -63,7 +62,7 @@ def test_each_model_kind_is_judged(
         reference=ref,
         current=cur,
         target="target",
-        policy=Policy(explain_sample=150, drift_engine="scipy"),
+        settings={"explainability": {"sample": 150}, "monitoring": {"engine": "scipy"}},
     )
     assert system.task == task
     result = assess(system)
@@ -74,16 +73,20 @@ def test_each_model_kind_is_judged(
     assert others == {Status.NOT_ASSESSED}
 
 
-def test_without_current_data_monitoring_is_skipped_with_a_reason(
+def test_without_current_data_monitoring_is_not_assessed(
     binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:
     ref, _ = binary_data
     result = assess(
         System(
-            model=binary_model, reference=ref, target="target", policy=Policy(explain_sample=100)
+            model=binary_model,
+            reference=ref,
+            target="target",
+            settings={"explainability": {"sample": 100}},
         )
     )
     q3 = result.finding("Q3")
-    assert q3.status is Status.SKIPPED and "no current data" in q3.summary
+    # Missing evidence counts 0 like any unanswered question: omitting data raises no score.
+    assert q3.status is Status.NOT_ASSESSED and "data.current" in q3.remediation
     assert result.finding("Q5").measurements["explained_data"] == "reference"
-    assert result.scores["technical"] == 0.0  # Q1, Q2, Q4 not assessed; Q3 left out
+    assert result.scores["technical"] == 0.0

@@ -33,7 +33,8 @@ def test_valid_spec_loads_model_data_and_metadata(spec_dir: Path) -> None:
     assert system.feature_columns == ["income", "debt_ratio", "age", "balance", "region"]
     assert system.categorical_columns == ["region"]
     assert len(system.reference) == 3000 and system.current is not None
-    assert system.policy.explain_sample == 200 and system.policy.drift_alpha == 0.05
+    assert system.settings == {"explainability": {"sample": 200}, "monitoring": {"alpha": 0.05}}
+    assert system.policy.probe_timeout_s == 300
     assert system.metadata.owner == "Test team"
     assert system.model_artifact is not None and len(system.model_artifact.sha256) == 64
     assert system.model_artifact.format == "skops"
@@ -73,10 +74,20 @@ def test_malformed_yaml_names_the_line(spec_dir: Path) -> None:
         ),
         ("task: binary", "task: ranking", "task", "'ranking'"),
         ("task: binary", "task: regression", "task", "model is a classifier"),
-        ("  drift_alpha: 0.05", "  drift_alpha: high", "policy.drift_alpha", "'high'"),
-        ("  drift_alpha: 0.05", "  drift_alpha: 2", "policy.drift_alpha", "is 2.0"),
-        ("  explain_sample: 200", "  explain_sample: 2.5", "policy.explain_sample", "2.5"),
-        ("version: 1", "version: 7", "version", "is 7"),
+        ("  probe_timeout_s: 300", "  probe_timeout_s: soon", "policy.probe_timeout_s", "soon"),
+        ("  probe_timeout_s: 300", "  probe_timeout_s: -1", "policy.probe_timeout_s", "is -1"),
+        ("  probe_timeout_s: 300", "  gate: loose", "policy.gate", "'loose'"),
+        ("  probe_timeout_s: 300", "  drift_alpha: 0.05", "policy.drift_alpha", "unknown key"),
+        ("version: 2", "version: 7", "version", "is 7"),
+        ("monitoring:", "lineage: [a]\nmonitoring:", "lineage", "is a list"),
+        ("monitoring:", "monitor:\n  alpha: 1\nmonitoring:", "monitor", "unknown key"),
+        (
+            "  target: target",
+            "  target: target\n  id: application",
+            "data.id",
+            "'application' is not in the reference data",
+        ),
+        ("task: binary", "task: multiclass", "task", "model has 2 classes"),
         ("metadata:", "hooks:\n  retrain: not a hook\nmetadata:", "hooks.retrain", "'not a hook'"),
         ("metadata:", "endpoint:\n  url: ftp://x\nmetadata:", "endpoint.url", "ftp://x"),
         ("  current: current.csv", "  current: current.txt", "data.current", "does not exist"),
@@ -175,7 +186,49 @@ def test_mlflow_uri_without_mlflow_gives_install_hint(spec_dir: Path) -> None:
 
 def test_policy_defaults_are_valid() -> None:
     policy = Policy()
-    assert policy.drift_engine == "auto" and 0 < policy.min_score <= 1
+    assert policy.gate == "blocking" and 0 < policy.min_score <= 1
+
+
+def test_version_1_spec_gets_one_line_with_the_version_2_layout(spec_dir: Path) -> None:
+    path = edit(spec_dir, "version: 2", "version: 1")
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    message = str(info.value)
+    assert info.value.field == "version" and "\n" not in message
+    assert "monitoring: {engine, alpha, max_performance_drop}" in message
+    assert "were policy.drift_engine, drift_alpha" in message
+
+
+@pytest.mark.parametrize(
+    ("section", "old", "new", "field", "problem"),
+    [
+        ("monitoring", "  alpha: 0.05", "  alpha: high", "monitoring.alpha", "'high'"),
+        ("monitoring", "  alpha: 0.05", "  alpha: 2", "monitoring.alpha", "is 2.0"),
+        ("monitoring", "  alpha: 0.05", "  engine: spark", "monitoring.engine", "'spark'"),
+        ("monitoring", "  alpha: 0.05", "  drift_alpha: 0.1", "monitoring.drift_alpha", "unknown"),
+        ("explainability", "  sample: 200", "  sample: 2.5", "explainability.sample", "2.5"),
+        ("explainability", "  sample: 200", "  sample: 0", "explainability.sample", "is 0"),
+        (
+            "explainability",
+            "  sample: 200",
+            "  positive_class: maybe",
+            "explainability.positive_class",
+            "not a class of the model",
+        ),
+    ],
+)
+def test_probe_settings_are_checked_by_their_probe_before_running(
+    spec_dir: Path, section: str, old: str, new: str, field: str, problem: str
+) -> None:
+    from prodready.assessment import preflight
+
+    path = edit(spec_dir, f"{section}:\n{old}", f"{section}:\n{new}")
+    system = load_spec(path)  # the System keeps each probe's section as given
+    with pytest.raises(SpecError) as info:
+        preflight(system)
+    assert info.value.field == field
+    assert problem in info.value.problem
+    assert str(info.value).startswith(str(path))
 
 
 def test_mlflow_model_directory_loads(spec_dir: Path, binary_model: Any) -> None:

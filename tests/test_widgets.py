@@ -26,7 +26,7 @@ def test_click_runs_the_assessment_and_fills_every_panel(
     assert board.details.get_title(1) == "Q2. Graceful failure — ERROR"
     assert "NOT ASSESSED" in board.details.get_title(9)
     assert "pr-verdict pr-not-ready" in board.summary.value
-    assert "The probe crashed" in board.panels[1].value
+    assert "prodready could not judge this question" in board.panels[1].value
     assert not board.button.disabled
 
 

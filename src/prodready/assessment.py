@@ -1,7 +1,9 @@
 """Run the probes on a system and score the result: :func:`assess`.
 
-Each probe runs isolated: an exception becomes an ERROR finding with its traceback, a probe
-past its time limit becomes an ERROR too, and the others still run. Scoring follows the spirit
+Each probe runs isolated (in a thread, or in a subprocess when it asks for one; see
+:mod:`prodready._isolation`): an exception becomes an ERROR finding with its traceback in the
+details, a probe past its time limit is cancelled and becomes an ERROR too, and the others
+still run. Scoring follows the spirit
 of Google's ML Test Score: one score per section, and the overall score is the *minimum*
 section score, so strength in one section cannot hide a hole in another.
 """
@@ -13,19 +15,20 @@ import secrets
 import sys
 import threading
 import time
-import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from prodready.checklist import QUESTIONS, Section, get_question
-from prodready.probes import Probe, ProbeContext, ProbeSpec, registered_probes
+from prodready._exceptions import UsageError
+from prodready._isolation import run_in_subprocess, run_in_thread
+from prodready.checklist import QUESTIONS, Question, Section, get_question
+from prodready.probes import Probe, ProbeSpec, registered_probes
 from prodready.results import Assessment, Check, Finding, Status
 from prodready.system import Policy, System
 
-__all__ = ["POINTS", "assess", "new_run_id", "score"]
+__all__ = ["POINTS", "assess", "new_run_id", "preflight", "score", "select_questions"]
 
 #: Points per status. SKIPPED questions leave the denominator; NOT_ASSESSED, FAIL and ERROR
 #: count 0: an unassessed question is a hole, not a pass.
@@ -54,29 +57,37 @@ def assess(
     system: System,
     *,
     probes: Mapping[str, type[Probe] | ProbeSpec] | None = None,
-    questions: list[str] | None = None,
+    questions: Sequence[str] | None = None,
     on_finding: Callable[[Finding], None] | None = None,
+    on_progress: Callable[[str, str, float | None], None] | None = None,
+    cancel: threading.Event | None = None,
     run_id: str | None = None,
 ) -> Assessment:
-    """Assess ``system`` against the ten checklist questions.
+    """Assess ``system`` against the checklist questions.
 
     ``probes`` replaces the registry (question id -> Probe class); by default the built-in
-    probes and the ``prodready.probes`` plug-ins are used. ``questions`` limits which
-    questions are probed (the others are "not assessed"). ``on_finding`` is called after each
-    question, e.g. to update a progress display.
+    probes and the ``prodready.probes`` plug-ins are used. ``questions`` (ids or keys, e.g.
+    ``["Q3", "explainability"]``) assesses only those: a *partial* assessment, scored and
+    judged on that subset and labelled so everywhere. Before any probe runs, every selected
+    probe's :meth:`~prodready.Probe.preflight` checks its settings and needs: bad input
+    raises a :class:`~prodready.UsageError` at once. ``on_finding`` is called after each
+    question; ``on_progress(question, step, fraction)`` whenever a probe reports a step.
+    Setting ``cancel`` stops the running probe (it gets a cancellation) and the questions
+    not yet run are reported as NOT ASSESSED.
     """
     specs = _as_specs(registered_probes() if probes is None else probes)
-    wanted = {get_question(q).id for q in questions} if questions is not None else None
+    selected = select_questions(questions)
+    preflight(system, [specs[q.id] for q in selected if q.id in specs])
     started = datetime.now(UTC)
     findings: list[Finding] = []
-    for question in QUESTIONS:
+    for question in selected:
         spec = specs.get(question.id)
-        if wanted is not None and question.id not in wanted:
-            finding = _not_assessed(question.id, "Not selected for this run.")
+        if cancel is not None and cancel.is_set():
+            finding = _not_assessed(question.id, "The run was stopped before this question.")
         elif spec is None:
             finding = _not_assessed(question.id, "No probe assesses this question yet.")
         else:
-            finding = _run_probe(spec, system)
+            finding = _run_probe(spec, system, cancel, on_progress)
         findings.append(finding)
         if on_finding is not None:
             on_finding(finding)
@@ -91,27 +102,67 @@ def assess(
         verdict=verdict,
         policy=asdict(system.policy),
         environment=_environment(),
+        questions=[q.id for q in selected],
     )
+
+
+def preflight(system: System, specs: Sequence[ProbeSpec] | None = None) -> None:
+    """Check, before anything runs, that each probe of ``specs`` can run on ``system``.
+
+    Runs every probe's :meth:`~prodready.Probe.preflight` (its settings, optional packages,
+    what it needs); by default those of the registry. Raises the first
+    :class:`~prodready.UsageError`. Plug-ins that failed to load are left for the run to
+    report as ERROR; a preflight that crashes is the probe's bug, reported the same way.
+    """
+    for spec in registered_probes().values() if specs is None else specs:
+        if spec.probe is None:
+            continue
+        try:
+            spec.probe().preflight(system)
+        except UsageError:
+            raise
+        except Exception:
+            continue  # the run will report the probe's own failure as its ERROR
 
 
 def score(findings: list[Finding], policy: Policy) -> tuple[dict[str, float], float, Any]:
     """Section scores, the overall score (their minimum) and the verdict.
 
-    A section's score is the mean points of its applicable (not SKIPPED) questions; a section
-    with none applicable scores 1. The verdict is "ready" only when every applicable question
-    is PASS or WARN *and* the overall score reaches ``policy.min_score``.
+    A section's score is the mean points of its applicable (not SKIPPED) questions among
+    ``findings``; a section with none applicable scores 1; a section with no question in
+    ``findings`` (a partial assessment) has no score. The verdict is "ready" only when every
+    applicable question is PASS or WARN *and* the overall score reaches ``policy.min_score``.
     """
     by_id = {f.question: f for f in findings}
     scores: dict[str, float] = {}
     for section in Section:
         statuses = [by_id[q.id].status for q in QUESTIONS if q.section == section and q.id in by_id]
+        if not statuses:
+            continue
         applicable = [s for s in statuses if s is not Status.SKIPPED]
         points = sum(POINTS.get(s, 0.0) for s in applicable)
         scores[section.value] = round(points / len(applicable), 4) if applicable else 1.0
-    overall = min(scores.values())
+    overall = min(scores.values()) if scores else 0.0
     blocking = [f for f in findings if f.status not in (Status.PASS, Status.WARN, Status.SKIPPED)]
-    ready = not blocking and overall >= policy.min_score
+    ready = bool(findings) and not blocking and overall >= policy.min_score
     return scores, overall, "ready" if ready else "not ready"
+
+
+def select_questions(questions: Sequence[str] | None) -> list[Question]:
+    """The questions to assess, in checklist order; a bad name is a UsageError."""
+    if questions is None:
+        return list(QUESTIONS)
+    if isinstance(questions, str):
+        questions = [q for q in questions.split(",") if q.strip()]
+    wanted: set[str] = set()
+    for name in questions:
+        try:
+            wanted.add(get_question(name.strip()).id)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+    if not wanted:
+        raise UsageError("no question selected (expected ids such as Q3,Q5)")
+    return [q for q in QUESTIONS if q.id in wanted]
 
 
 def _as_specs(probes: Mapping[str, type[Probe] | ProbeSpec]) -> dict[str, ProbeSpec]:
@@ -136,43 +187,52 @@ def _not_assessed(question: str, summary: str) -> Finding:
     )
 
 
-def _run_probe(spec: ProbeSpec, system: System) -> Finding:
-    """Run one probe in a worker thread with the policy's time limit; never raises."""
+def _run_probe(
+    spec: ProbeSpec,
+    system: System,
+    cancel: threading.Event | None,
+    on_progress: Callable[[str, str, float | None], None] | None,
+) -> Finding:
+    """Run one probe isolated (thread or subprocess) with the policy's time limit.
+
+    Never raises, but for KeyboardInterrupt, which cancels the probe first.
+    """
     if spec.probe is None:
         return _error(
-            spec,
-            f"The probe plug-in {spec.origin} could not be loaded.",
-            spec.load_error or "",
-            0.0,
+            spec, f"the probe plug-in {spec.origin} could not be loaded", spec.load_error or "", 0
         )
+    probe = spec.probe()
     limit = system.policy.probe_timeout_s
-    context = ProbeContext(deadline=time.monotonic() + limit, seed=system.policy.seed)
-    outcome: dict[str, Any] = {}
+    progress = None
+    if on_progress is not None:
+        question = spec.question
 
-    def target() -> None:
-        try:
-            outcome["finding"] = spec.probe().run(system, context)  # type: ignore[misc]
-        except BaseException:  # the probe crashed: report it, keep assessing
-            outcome["error"] = traceback.format_exc()
+        def progress(step: str, fraction: float | None) -> None:
+            on_progress(question, step, fraction)
 
     start = time.perf_counter()
-    # A daemon thread: if the probe ignores its deadline we stop waiting for it; it cannot be
-    # killed, but it cannot keep the process alive either.
-    worker = threading.Thread(target=target, name=f"prodready-{spec.question}", daemon=True)
-    worker.start()
-    worker.join(limit)
+    if probe.isolation == "subprocess":
+        outcome = run_in_subprocess(probe, system, limit, system.policy.seed, cancel)
+    else:
+        outcome = run_in_thread(probe, system, limit, system.policy.seed, cancel, progress)
     elapsed = time.perf_counter() - start
-    if worker.is_alive():
+    if outcome.kind == "timeout":
         return _error(
-            spec, f"The probe did not finish within its time limit of {limit:g} s.", "", elapsed
+            spec, f"its probe did not finish within the time limit of {limit:g} s", "", elapsed
         )
-    if "error" in outcome:
-        last = outcome["error"].strip().splitlines()[-1]
-        return _error(spec, f"The probe crashed: {last}", outcome["error"], elapsed)
-    finding: Finding = outcome["finding"]
+    if outcome.kind == "cancelled":
+        finding = _not_assessed(spec.question, "The run was stopped during this question.")
+        finding.duration_s = round(elapsed, 3)
+        return finding
+    if outcome.kind == "error":
+        return _error(spec, "its probe failed with an internal error", outcome.error, elapsed)
+    finding = outcome.finding
     if not isinstance(finding, Finding) or finding.question != spec.question:
         return _error(
-            spec, f"The probe returned {finding!r}, not a Finding for {spec.question}.", "", elapsed
+            spec,
+            "its probe returned something else than a finding for this question",
+            f"The probe returned {finding!r:.300}, not a Finding for {spec.question}.",
+            elapsed,
         )
     finding.probe = finding.probe or spec.origin
     finding.duration_s = round(elapsed, 3)
@@ -195,16 +255,18 @@ def _cap_partial(finding: Finding) -> None:
         finding.status = Status.WARN
 
 
-def _error(spec: ProbeSpec, summary: str, trace: str, elapsed: float) -> Finding:
+def _error(spec: ProbeSpec, why: str, trace: str, elapsed: float) -> Finding:
+    # A plain sentence for the summary; the traceback or library message goes in the details.
     return Finding(
         question=spec.question,
         status=Status.ERROR,
-        summary=summary,
+        summary=f"prodready could not judge this question: {why}.",
         probe=spec.origin,
         error=trace or None,
         duration_s=round(elapsed, 3),
-        remediation="Fix the probe or the system so the probe can run; the system "
-        "was not judged on this question.",
+        remediation="This is a failure of prodready or of a probe plug-in, not of the system: "
+        "the system was not judged on this question. Report it with the details below, or "
+        "raise policy.probe_timeout_s if the probe needs more time.",
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from prodready._exceptions import ProdreadyError, UsageError
 from prodready.checklist import get_question
 from prodready.results import Assessment
+from prodready.views import pct
 
 __all__ = ["EXIT_ERROR", "EXIT_NOT_READY", "EXIT_READY", "EXIT_USAGE", "main"]
 
@@ -73,7 +74,14 @@ def _parser() -> argparse.ArgumentParser:
         "--engine",
         choices=["auto", "scipy", "alibi"],
         default="",
-        help="drift engine (default: the spec's policy.drift_engine)",
+        help="drift engine (default: the spec's monitoring.engine)",
+    )
+    p.add_argument(
+        "--questions",
+        metavar="Q3,Q5",
+        default="",
+        help="assess only these questions (ids or keys, comma-separated): a partial "
+        "assessment, judged on that subset and labelled so (default: all ten)",
     )
     p.add_argument("--run-id", help="name of the run folder (default: time and random hex)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
@@ -108,28 +116,47 @@ def _assess(args: argparse.Namespace) -> int:
     from prodready.junit import write_junit
     from prodready.report.run import run_assessment
 
-    result = run_assessment(args.spec, args.out, drift_engine=args.engine, run_id=args.run_id)
+    result = run_assessment(
+        args.spec,
+        args.out,
+        drift_engine=args.engine,
+        run_id=args.run_id,
+        questions=_questions(args.questions),
+    )
     if args.junit:
         write_junit(result.assessment, args.junit)
     _print_summary(result.assessment, quiet=args.quiet)
     print(f"report: {result.report}")
-    return EXIT_READY if result.assessment.ready else EXIT_NOT_READY
+    if result.assessment.ready:
+        return EXIT_READY
+    if result.assessment.policy.get("gate") == "advisory":
+        print("policy.gate is advisory: not ready, but this exit code does not block.")
+        return EXIT_READY
+    return EXIT_NOT_READY
+
+
+def _questions(text: str) -> list[str] | None:
+    names = [q.strip() for q in text.split(",") if q.strip()]
+    return names or None
 
 
 def _print_summary(a: Assessment, *, quiet: bool) -> None:
-    print(f"{a.system.get('name')}: {a.verdict.upper()} (overall score {a.overall:.0%})")
+    scope = f" -- {a.scope}" if a.partial else ""
+    print(f"{a.system.get('name')}: {a.verdict.upper()} (overall score {pct(a.overall)}){scope}")
     if quiet:
         return
-    print("scores: " + ", ".join(f"{s} {v:.0%}" for s, v in a.scores.items()))
+    print("scores: " + ", ".join(f"{s} {pct(v)}" for s, v in a.scores.items()))
     for f in a.findings:
         q = get_question(f.question)
         print(f"  {q.id:>3} {f.status.label:<12} {q.title}: {f.summary}")
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from prodready.assessment import preflight
     from prodready.spec import load_spec
 
     system = load_spec(args.spec)
+    preflight(system)
     info = system.describe()
     print(f"{args.spec}: valid")
     print(f"  model: {info['model_type']} ({system.task})")

@@ -28,7 +28,7 @@ __all__ = [
     "Table",
 ]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 JSON: TypeAlias = Any  # a value json.dumps accepts: str, int, float, bool, None, list, dict
 
@@ -36,10 +36,16 @@ JSON: TypeAlias = Any  # a value json.dumps accepts: str, int, float, bool, None
 class Status(StrEnum):
     """Outcome of one probe (one checklist question).
 
-    PASS / WARN / FAIL judge the system; ERROR means the probe itself crashed or timed out
-    (the system was not judged); SKIPPED means the question does not apply to this system
-    (the reason is in the summary); NOT_ASSESSED means no probe exists yet for the question.
-    Only PASS counts fully towards readiness.
+    - PASS: every part of the question judged and within the settings.
+    - WARN: judged, with a caveat (partly assessed, inconclusive, a risk short of a failure).
+    - FAIL: the system was judged and falls short; that includes a model that raises on its
+      own production data (the system failed, not the probe).
+    - ERROR: prodready or a plug-in could not judge (its own bug, a crash, a time-out); never
+      the system's fault. The summary says so plainly, the traceback is in the details.
+    - NOT_ASSESSED: no probe yet, or the spec lacks what the probe needs (the finding names
+      the spec field). Counts 0, like FAIL.
+    - SKIPPED: the question cannot apply to this kind of system (the reason is in the
+      summary); it leaves the score's denominator. Missing evidence is never SKIPPED.
     """
 
     PASS = "pass"
@@ -147,11 +153,14 @@ class Finding:
 class Assessment:
     """One run of the checklist on one system: the content of results.json.
 
-    ``findings`` has one entry per checklist question, in checklist order. ``scores`` maps
+    ``findings`` has one entry per assessed question, in checklist order. ``scores`` maps
     each section to its score in [0, 1] (PASS counts 1, WARN 0.5, anything else 0; SKIPPED
     questions are left out); ``overall`` is the minimum section score; ``verdict`` is
     "ready" or "not ready" under ``policy``; ``system`` describes what was assessed
     (model and data files with their sha256); ``environment`` the software that assessed it.
+    ``questions`` lists the ids of the questions assessed: all ten, or the subset of a
+    partial assessment, which is scored and judged on that subset alone (sections with no
+    question in it have no score).
     """
 
     run_id: str
@@ -163,7 +172,23 @@ class Assessment:
     verdict: Literal["ready", "not ready"]
     policy: dict[str, JSON]
     environment: dict[str, JSON]
+    questions: list[str] = field(default_factory=lambda: [q.id for q in QUESTIONS])
     schema_version: str = SCHEMA_VERSION
+
+    @property
+    def partial(self) -> bool:
+        """True when only some of the checklist's questions were assessed (``questions``)."""
+        return len(self.questions) < len(QUESTIONS)
+
+    @property
+    def scope(self) -> str:
+        """ "full assessment" or "partial assessment: 2 of 10 questions (Q3, Q5)"."""
+        if not self.partial:
+            return "full assessment"
+        return (
+            f"partial assessment: {len(self.questions)} of {len(QUESTIONS)} questions "
+            f"({', '.join(self.questions)})"
+        )
 
     @property
     def ready(self) -> bool:
@@ -213,6 +238,7 @@ class Assessment:
             )
         findings = [_finding_from_dict(f) for f in data["findings"]]
         fields = {k: v for k, v in data.items() if k not in ("findings", "schema_version")}
+        fields.setdefault("questions", [f.question for f in findings])  # 1.0 had no such key
         return cls(findings=findings, schema_version=version, **fields)
 
     @classmethod

@@ -1,26 +1,30 @@
 """Load a YAML spec file into a validated :class:`~prodready.System`.
 
-The spec format (version 1) is documented in the README. Paths in a spec are relative to the
-spec file. Every mistake raises :class:`~prodready.SpecError` naming the file, the field,
-what is wrong and what was expected.
+The spec format (version 2) is documented in the README: core keys (model, data, task,
+endpoint, registry, hooks, run-wide policy, metadata) and one section per checklist question
+(``monitoring:``, ``explainability:``...) whose settings the question's probe owns. Paths in a
+spec are relative to the spec file. Every mistake raises :class:`~prodready.SpecError` naming
+the file, the field, what is wrong and what was expected.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
 import yaml
 
 from prodready._exceptions import SpecError
+from prodready._settings import quote, read_settings
+from prodready.checklist import QUESTIONS
 from prodready.system import Endpoint, Metadata, Policy, Registry, System
 
 __all__ = ["SPEC_VERSION", "load_spec"]
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 
-_TOP = {
+_CORE = {
     "version",
     "name",
     "model",
@@ -32,8 +36,20 @@ _TOP = {
     "policy",
     "metadata",
 }
+# Beside the core keys, one section per checklist question (``monitoring:``...), owned by
+# that question's probe.
+_SECTIONS = {q.key for q in QUESTIONS}
+_TOP = _CORE | _SECTIONS
+# What moved between version 1 and 2, for the one-line message a version 1 spec gets.
+_V2_LAYOUT = (
+    "version 2 keeps policy: for probe_timeout_s, min_score, seed and gate, and gives each "
+    "probe its own section: monitoring: {engine, alpha, max_performance_drop} (were "
+    "policy.drift_engine, drift_alpha, max_performance_drop) and explainability: {sample, "
+    "additivity_tolerance, top_reasons, positive_class} (were policy.explain_sample, "
+    "additivity_tolerance, top_reasons); then set version: 2 (see the README)"
+)
 _MODEL = {"path", "uri", "format", "trusted"}
-_DATA = {"reference", "current", "target", "features", "categorical"}
+_DATA = {"reference", "current", "target", "features", "categorical", "id"}
 _ENDPOINT = {"url", "protocol", "timeout_s"}
 _REGISTRY = {"uri", "model_name"}
 
@@ -67,9 +83,13 @@ def system_from_dict(raw: Any, *, base: Path, source: str) -> System:
     spec = _mapping(raw, "", source, required=True)
     _known(spec, _TOP, "", source)
     version = spec.get("version", SPEC_VERSION)
+    if version == 1:
+        raise SpecError(
+            "is 1, an older spec format", source=source, field="version", expected=_V2_LAYOUT
+        )
     if version != SPEC_VERSION:
         raise SpecError(
-            f"is {version!r}", source=source, field="version", expected=f"{SPEC_VERSION}"
+            f"is {quote(version)}", source=source, field="version", expected=f"{SPEC_VERSION}"
         )
 
     model = _mapping(spec.get("model"), "model", source, required=True)
@@ -121,10 +141,17 @@ def system_from_dict(raw: Any, *, base: Path, source: str) -> System:
             if "categorical" in data
             else None
         ),
+        "id_column": _str(data["id"], "data.id", source) if "id" in data else None,
         "task": _str(spec["task"], "task", source) if "task" in spec else None,
         "hooks": _hooks(spec.get("hooks"), source),
-        "policy": _dataclass(Policy, spec.get("policy"), "policy", source),
-        "metadata": _dataclass(Metadata, spec.get("metadata"), "metadata", source),
+        "policy": read_settings(Policy, spec.get("policy"), "policy", source),
+        "metadata": read_settings(Metadata, spec.get("metadata"), "metadata", source),
+        # Each probe reads and validates its own section (see prodready.probes.preflight).
+        "settings": {
+            key: _mapping(spec[key], key, source, required=True)
+            for key in sorted(_SECTIONS)
+            if spec.get(key) is not None
+        },
         "source": source,
     }
     if spec.get("endpoint") is not None:
@@ -138,7 +165,7 @@ def system_from_dict(raw: Any, *, base: Path, source: str) -> System:
                 field="endpoint.url",
                 expected="an http:// or https:// URL",
             )
-        kwargs["endpoint"] = _dataclass(Endpoint, endpoint, "endpoint", source)
+        kwargs["endpoint"] = read_settings(Endpoint, endpoint, "endpoint", source)
     if spec.get("registry") is not None:
         registry = _mapping(spec["registry"], "registry", source, required=True)
         _known(registry, _REGISTRY, "registry", source)
@@ -194,14 +221,16 @@ def _known(mapping: dict[str, Any], allowed: set[str], field: str, source: str) 
 
 def _str(value: Any, field: str, source: str) -> str:
     if not isinstance(value, str) or not value:
-        found = "missing" if value is None else repr(value)
+        found = "missing" if value is None else quote(value)
         raise SpecError(f"is {found}", source=source, field=field, expected="a non-empty string")
     return value
 
 
 def _str_list(value: Any, field: str, source: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise SpecError(f"is {value!r}", source=source, field=field, expected="a list of strings")
+        raise SpecError(
+            f"is {quote(value)}", source=source, field=field, expected="a list of strings"
+        )
     return list(value)
 
 
@@ -214,33 +243,3 @@ def _path(value: Any, field: str, base: Path, source: str) -> Path:
 def _hooks(value: Any, source: str) -> dict[str, str]:
     hooks = _mapping(value, "hooks", source, required=False)
     return {str(k): _str(v, f"hooks.{k}", source) for k, v in hooks.items()}
-
-
-def _dataclass(cls: Any, value: Any, field: str, source: str) -> Any:
-    """Build a frozen dataclass from a mapping, checking each value against the field's type."""
-    mapping = _mapping(value, field, source, required=False)
-    hints = get_type_hints(cls)
-    _known(mapping, set(hints), field, source)
-    kwargs: dict[str, Any] = {}
-    for key, item in mapping.items():
-        kind = hints[key]
-        is_number = isinstance(item, int | float) and not isinstance(item, bool)
-        if kind is float and is_number:
-            kwargs[key] = float(item)
-        elif kind is int and is_number and float(item).is_integer():
-            kwargs[key] = int(item)
-        elif kind not in (int, float) and isinstance(item, str):
-            kwargs[key] = item  # strings and Literals; the dataclass checks Literal values
-        else:
-            expected = {int: "an integer", float: "a number"}.get(kind, "a string")
-            raise SpecError(
-                f"is {item!r}", source=source, field=f"{field}.{key}", expected=expected
-            )
-    try:
-        return cls(**kwargs)
-    except SpecError as exc:
-        raise SpecError(
-            exc.problem, source=source, field=exc.field, expected=exc.expected
-        ) from None
-    except TypeError as exc:  # a required field is missing
-        raise SpecError(str(exc), source=source, field=field) from None

@@ -16,7 +16,7 @@ import hashlib
 import importlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,68 +103,26 @@ class Metadata:
 
 @dataclass(frozen=True)
 class Policy:
-    """Thresholds the probes judge by. Every value here is printed in the report.
+    """Run-wide settings (the spec's ``policy:``). Every value is printed in the report.
 
-    - ``drift_engine``: "scipy", "alibi" (needs ``prodready[alibi]``) or "auto" (alibi when
-      installed, else scipy).
-    - ``drift_alpha``: family-wise significance level of the drift tests; Bonferroni-corrected
-      over the features, so a feature drifts when its p-value < alpha / n_features.
-    - ``max_performance_drop``: largest allowed fall of the main metric (ROC AUC, macro F1 or
-      R²) from reference to current data before monitoring FAILs.
-    - ``explain_sample``: how many decisions get a SHAP explanation.
-    - ``additivity_tolerance``: largest allowed |base value + sum of contributions - model
-      output| (local accuracy), and largest change of a contribution when the same decisions
-      are explained again (stability), as a fraction of the output scale (the largest
-      |model output|, at least 1: for log-odds or probabilities, plain model-output units).
-    - ``top_reasons``: reasons given per explained decision.
-    - ``probe_timeout_s``: wall-time limit of one probe; past it the probe is an ERROR.
+    Settings that belong to one probe live in that question's own section of the spec
+    (``monitoring:``, ``explainability:``...) and in that probe's settings dataclass.
+
+    - ``probe_timeout_s``: wall-time limit of one probe; past it the probe is cancelled and its
+      question is an ERROR (the system was not judged); the other probes still run.
     - ``min_score``: the overall score (minimum of the section scores) needed for "ready".
+    - ``seed``: seeds every sampling, so that a run can be repeated exactly.
+    - ``gate``: what a "not ready" verdict does to the command's exit code: ``blocking``
+      (exit 1, the CI job fails) or ``advisory`` (exit 0 with the verdict printed, for a
+      first roll-out of prodready in a pipeline). The verdict itself is the same either way.
     """
 
-    drift_engine: Literal["auto", "scipy", "alibi"] = "auto"
-    drift_alpha: float = 0.05
-    max_performance_drop: float = 0.05
-    explain_sample: int = 1000
-    additivity_tolerance: float = 1e-6
-    top_reasons: int = 3
     probe_timeout_s: float = 600.0
     min_score: float = 0.8
     seed: int = 0
+    gate: Literal["blocking", "advisory"] = "blocking"
 
     def __post_init__(self) -> None:
-        _check(
-            self.drift_engine in ("auto", "scipy", "alibi"),
-            "policy.drift_engine",
-            f"is {self.drift_engine!r}",
-            "one of auto, scipy, alibi",
-        )
-        _check(
-            0 < self.drift_alpha < 1,
-            "policy.drift_alpha",
-            f"is {self.drift_alpha}",
-            "a number between 0 and 1",
-        )
-        _check(
-            self.max_performance_drop >= 0,
-            "policy.max_performance_drop",
-            f"is {self.max_performance_drop}",
-            "a number >= 0",
-        )
-        _check(
-            self.explain_sample >= 1,
-            "policy.explain_sample",
-            f"is {self.explain_sample}",
-            "an integer >= 1",
-        )
-        _check(
-            self.additivity_tolerance > 0,
-            "policy.additivity_tolerance",
-            f"is {self.additivity_tolerance}",
-            "a number > 0",
-        )
-        _check(
-            self.top_reasons >= 1, "policy.top_reasons", f"is {self.top_reasons}", "an integer >= 1"
-        )
         _check(
             self.probe_timeout_s > 0,
             "policy.probe_timeout_s",
@@ -176,6 +134,12 @@ class Policy:
             "policy.min_score",
             f"is {self.min_score}",
             "a number between 0 and 1",
+        )
+        _check(
+            self.gate in ("blocking", "advisory"),
+            "policy.gate",
+            f"is {self.gate!r}",
+            "blocking or advisory",
         )
 
 
@@ -190,8 +154,13 @@ class System:
     fed to the model (default: the model's ``feature_names_in_``, else every column but the
     target); ``categorical`` those treated as categories (default: non-numeric features).
     ``task`` is inferred from the model and target when not given. ``hooks`` map hook names
-    (e.g. "retrain") to ``"module:function"``. ``model_artifact`` and ``data_artifacts`` record
-    where things came from, with digests. ``source`` is the spec file, for error messages.
+    (e.g. "retrain") to ``"module:function"``. ``policy`` holds the run-wide settings;
+    ``settings`` the settings of each probe, by question key (``{"monitoring": {"alpha":
+    0.01}}``, or the probe's settings object): the System keeps them as given and each probe
+    reads and validates its own. ``id_column`` names a column that identifies each row
+    (a decision or application id) in reports; it is not fed to the model.
+    ``model_artifact`` and ``data_artifacts`` record where things came from, with digests.
+    ``source`` is the spec file, for error messages.
     """
 
     model: Any
@@ -206,6 +175,8 @@ class System:
     registry: Registry | None = None
     hooks: dict[str, str] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
+    settings: dict[str, Any] = field(default_factory=dict)
+    id_column: str | None = None
     metadata: Metadata = field(default_factory=Metadata)
     model_artifact: Artifact | None = None
     data_artifacts: dict[str, Artifact] = field(default_factory=dict)
@@ -278,6 +249,19 @@ class System:
             raise DataError(f"{self.source}: the system has no {which} data")
         return frame[self.feature_columns]
 
+    def with_settings(self, key: str, **values: Any) -> System:
+        """A copy of this System with ``values`` set in the settings of question ``key``.
+
+        Used for overrides such as the CLI's ``--engine`` (``with_settings("monitoring",
+        engine="scipy")``); the probe validates the result when it reads its settings.
+        """
+        given: Any = self.settings.get(key) or {}
+        current: dict[str, Any] = (
+            asdict(given) if is_dataclass(given) and not isinstance(given, type) else dict(given)
+        )
+        merged = {**self.settings, key: {**current, **values}}
+        return replace(self, settings=merged)
+
     def hook(self, name: str) -> Callable[..., Any]:
         """Import and return the hook function named ``name`` (e.g. "retrain")."""
         spec = self.hooks.get(name)
@@ -336,6 +320,7 @@ class System:
             if self.registry is None
             else {"uri": self.registry.uri, "model_name": self.registry.model_name},
             "hooks": dict(self.hooks),
+            "id_column": self.id_column,
             "metadata": {f.name: getattr(self.metadata, f.name) for f in fields(Metadata)},
             "source": self.source,
         }
@@ -365,11 +350,17 @@ class System:
         self._resolve_features()
         self._check_target()
         self._resolve_task()
-        # Choosing an engine that is not installed is a mistake to report now, with the
-        # install hint, not as a crashed probe later.
-        from prodready.drift import get_engine
+        self._check_id_column()
+        from prodready.checklist import QUESTIONS
 
-        get_engine(self.policy.drift_engine)
+        keys = {q.key for q in QUESTIONS}
+        for key in self.settings:
+            if key not in keys:
+                raise self._err(
+                    str(key)[:80],
+                    "is not the key of a checklist question",
+                    "one of " + ", ".join(sorted(keys)),
+                )
         for hook_name, spec in self.hooks.items():
             if not isinstance(spec, str) or not _HOOK_RE.match(spec):
                 raise self._err(
@@ -426,6 +417,24 @@ class System:
                 "a subset of the features",
             )
 
+    def _check_id_column(self) -> None:
+        if self.id_column is None:
+            return
+        if self.id_column in self.feature_columns or self.id_column == self.target:
+            raise self._err(
+                "data.id",
+                f"{self.id_column!r} is a feature or the target",
+                "a column that only identifies rows",
+            )
+        for name in ("reference", "current"):
+            frame = getattr(self, name)
+            if frame is not None and self.id_column not in frame.columns:
+                raise self._err(
+                    "data.id",
+                    f"column {self.id_column!r} is not in the {name} data",
+                    f"one of {_names(list(frame.columns))}",
+                )
+
     def _check_target(self) -> None:
         if self.target is None:
             return
@@ -465,6 +474,11 @@ class System:
         if self.task == "binary" and classes is not None and len(classes) != 2:
             raise self._err(
                 "task", f"is 'binary' but the model has {len(classes)} classes", "'multiclass'"
+            )
+        if self.task == "multiclass" and classes is not None and len(classes) == 2:
+            # Otherwise the metric silently becomes macro F1 instead of ROC AUC.
+            raise self._err(
+                "task", "is 'multiclass' but the model has 2 classes", "'binary' for this model"
             )
         if self.target is None:
             return

@@ -24,6 +24,7 @@ __all__ = [
     "badge",
     "escape",
     "finding_html",
+    "pct",
     "question_html",
     "summary_html",
     "system_html",
@@ -51,22 +52,31 @@ def summary_html(assessment: Assessment) -> str:
     for f in a.findings:
         counts[f.status] = counts.get(f.status, 0) + 1
     tally = ", ".join(f"{n} {s.label}" for s, n in counts.items())
+    scope = (
+        f'<p class="pr-scope"><strong>{escape(a.scope[:1].upper() + a.scope[1:])}</strong>: the verdict '
+        "and scores judge these questions only.</p>"
+        if a.partial
+        else ""
+    )
     parts = [
         '<div class="pr-report pr-summary">',
         f"<h1>Production readiness: {name}</h1>",
         f'<p class="pr-verdict {verdict_class}">{"READY" if a.ready else "NOT READY"}'
-        f" &mdash; overall score {_pct(a.overall)}</p>",
+        f" &mdash; overall score {pct(a.overall)}</p>",
+        scope,
         f'<p class="pr-meta">Run {escape(a.run_id)} &middot; {escape(a.created)} &middot; '
         f"{escape(tally)} &middot; ready needs every applicable question PASS or WARN and an "
-        f"overall score of at least {_pct(float(a.policy.get('min_score', 0)))}.</p>",
+        f"overall score of at least {pct(float(a.policy.get('min_score', 0)))}.</p>",
         '<table class="pr-scores pr-table"><thead><tr><th>Section</th><th>Score</th>'
         "<th>Questions</th></tr></thead><tbody>",
     ]
     for section in Section:
         badges = " ".join(badge(f.status) for f in a.section_findings(section))
+        value = a.scores.get(section.value)
+        shown = pct(value) if value is not None else "not in this run"
         parts.append(
             f"<tr><td>{_SECTION_TITLES[section]}</td>"
-            f'<td class="pr-num">{_pct(a.scores[section.value])}</td>'
+            f'<td class="pr-num">{shown}</td>'
             f"<td>{badges}</td></tr>"
         )
     parts.append("</tbody></table>")
@@ -140,8 +150,11 @@ def system_html(assessment: Assessment) -> str:
 
 
 def question_html(assessment: Assessment, question: str) -> str:
-    """The section of the report for one question."""
-    return finding_html(assessment.finding(get_question(question).id))
+    """The section of the report for one question ("" if a partial run left it out)."""
+    qid = get_question(question).id
+    if qid not in {f.question for f in assessment.findings}:
+        return ""
+    return finding_html(assessment.finding(qid))
 
 
 def finding_html(finding: Finding) -> str:
@@ -293,5 +306,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.0f}%"
+def pct(value: float) -> str:
+    """A score as a whole percentage, rounded half up (0.125 -> "13%", not banker's "12%")."""
+    return f"{math.floor(100 * value + 0.5 + 1e-9):.0f}%"

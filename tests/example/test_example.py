@@ -32,12 +32,12 @@ N_ROWS = 5_000
 FILES = ("reference.parquet", "current.parquet", "model.skops", "spec.yaml")
 
 EXPECTED_SPEC: dict[str, Any] = {
-    "version": 1,
+    "version": 2,
     "name": "Credit risk (bundled example)",
     "model": {"path": "model.skops", "format": "skops", "trusted": TRUSTED_TYPES},
     "data": {"reference": "reference.parquet", "current": "current.parquet", "target": "default"},
     "task": "binary",
-    "policy": {"drift_alpha": 0.05, "max_performance_drop": 0.05},
+    "monitoring": {"alpha": 0.05, "max_performance_drop": 0.05},
 }
 METADATA_KEYS = ["owner", "intended_use", "description", "limitations", "contact"]
 

@@ -10,7 +10,6 @@ from sklearn.pipeline import Pipeline
 
 from prodready import ProbeContext, Status, System, Table
 from prodready.probes import ExplainabilityProbe
-from prodready.system import Policy
 from tests.conftest import NUMERIC
 
 CTX = ProbeContext(deadline=float("inf"), seed=0)
@@ -49,11 +48,15 @@ def test_pipeline_explained_in_input_features(
             reference=ref,
             current=cur,
             target="target",
-            policy=Policy(explain_sample=300),
+            settings={"explainability": {"sample": 300}},
         ),
         CTX,
     )
-    assert checks(f) == {"local accuracy": Status.PASS, "stability": Status.PASS}
+    assert checks(f) == {
+        "model scores every row": Status.PASS,
+        "local accuracy": Status.PASS,
+        "stability": Status.PASS,
+    }
     assert f.measurements["explainer"] == "tree"
     assert f.measurements["decisions_explained"] == 300
     assert f.measurements["additivity_error"] < 1e-9
@@ -62,13 +65,23 @@ def test_pipeline_explained_in_input_features(
     reasons = next(e for e in f.evidence if isinstance(e, Table))
     assert len(reasons.rows) == 10
     assert reasons.columns == [
-        "decision (row)",
-        "P(1)",
-        "model output",
-        "top 3 reasons (contribution)",
+        "decision",
+        "model decided",
+        "P(class 1)",
+        "explained output",
+        "top 3 pushing towards class 1",
+        "top 3 pushing towards class 0",
     ]
-    assert 0 <= float(reasons.rows[0][1]) <= 1
-    assert reasons.rows[0][3].count("(") == 3  # three reasons, each with its contribution
+    # One explained output, named the same in the chart, the checks and the reasons.
+    label = f.measurements["explained_output"]
+    assert label == "log-odds of class 1"
+    assert label in f.evidence[0].title and label in reasons.note
+    assert label in f.checks[1].message
+    assert reasons.rows[0][0] == "row 8"  # counted from 1, as a person counts rows
+    assert 0 <= float(reasons.rows[0][2]) <= 1
+    for row in reasons.rows:  # sign-aware: each side lists only contributions of its sign
+        assert "(-" not in row[4] and "(+" not in row[5]
+    assert "explanations are exact" in f.summary and "repeatable" in f.summary
     assert "traceability" in f.not_assessed[0]
 
 
@@ -81,11 +94,15 @@ def test_noisy_model_fails_local_accuracy_and_stability(
         reference=ref[[*NUMERIC, "target"]],
         current=cur[[*NUMERIC, "target"]],
         target="target",
-        policy=Policy(explain_sample=40),
+        settings={"explainability": {"sample": 40}},
     )
     f = ExplainabilityProbe().run(system, CTX)
     assert f.measurements["explainer"] == "permutation"
-    assert checks(f) == {"local accuracy": Status.FAIL, "stability": Status.FAIL}
+    assert checks(f) == {
+        "model scores every row": Status.PASS,
+        "local accuracy": Status.FAIL,
+        "stability": Status.FAIL,
+    }
     assert f.status is Status.FAIL
     assert "cannot justify a decision" in f.remediation
 
@@ -103,7 +120,7 @@ def test_multiclass_linear_and_bare_regressor(
             reference=ref,
             current=cur,
             target="target",
-            policy=Policy(explain_sample=200),
+            settings={"explainability": {"sample": 200}},
         ),
         CTX,
     )
@@ -117,9 +134,13 @@ def test_multiclass_linear_and_bare_regressor(
             reference=ref,
             current=cur,
             target="target",
-            policy=Policy(explain_sample=200),
+            settings={"explainability": {"sample": 200}},
         ),
         CTX,
     )
     assert f.measurements["explainer"] == "tree"
-    assert checks(f) == {"local accuracy": Status.PASS, "stability": Status.PASS}
+    assert checks(f) == {
+        "model scores every row": Status.PASS,
+        "local accuracy": Status.PASS,
+        "stability": Status.PASS,
+    }

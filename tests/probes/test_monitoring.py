@@ -12,7 +12,6 @@ from sklearn.pipeline import Pipeline
 
 from prodready import ProbeContext, Status, System
 from prodready.probes import MonitoringProbe
-from prodready.system import Policy
 from tests.conftest import make_frame
 
 CTX = ProbeContext(deadline=float("inf"))
@@ -36,7 +35,7 @@ def test_known_drift_is_found_and_named(
             reference=ref,
             current=cur,
             target="target",
-            policy=Policy(drift_engine="scipy"),
+            settings={"monitoring": {"engine": "scipy"}},
         )
     )
     assert f.measurements["features_drifted"] == ["income", "region"]
@@ -59,10 +58,11 @@ def test_stable_data_passes_every_check(
             reference=ref,
             current=same,
             target="target",
-            policy=Policy(drift_engine="scipy"),
+            settings={"monitoring": {"engine": "scipy"}},
         )
     )
     assert statuses(f) == {
+        "model scores every row": Status.PASS,
         "feature drift": Status.PASS,
         "prediction drift": Status.PASS,
         "performance": Status.PASS,
@@ -82,7 +82,7 @@ def test_broken_labels_fail_on_performance(
             reference=ref,
             current=broken,
             target="target",
-            policy=Policy(drift_engine="scipy", max_performance_drop=0.05),
+            settings={"monitoring": {"engine": "scipy", "max_performance_drop": 0.05}},
         )
     )
     assert f.status is Status.FAIL
@@ -92,12 +92,15 @@ def test_broken_labels_fail_on_performance(
     assert "retrain" in f.remediation
 
 
-def test_no_current_data_is_skipped(
+def test_no_current_data_is_not_assessed_naming_the_field(
     binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:
     ref, _ = binary_data
     f = run(System(model=binary_model, reference=ref, target="target"))
-    assert f.status is Status.SKIPPED and "no current data" in f.summary
+    # Missing evidence is never SKIPPED: that would raise the score by omitting data.
+    assert f.status is Status.NOT_ASSESSED and f.summary.startswith("No current data")
+    assert f.measurements["missing_spec_field"] == "data.current"
+    assert "Set data.current in the spec" in f.remediation
 
 
 def test_unlabelled_current_data_warns(
@@ -110,7 +113,7 @@ def test_unlabelled_current_data_warns(
             reference=ref,
             current=cur.drop(columns="target"),
             target="target",
-            policy=Policy(drift_engine="scipy"),
+            settings={"monitoring": {"engine": "scipy"}},
         )
     )
     assert statuses(f)["performance"] is Status.WARN
@@ -157,7 +160,7 @@ def test_engines_agree_on_the_probe(
                 reference=ref,
                 current=cur,
                 target="target",
-                policy=Policy(drift_engine=engine),
+                settings={"monitoring": {"engine": engine}},
             )
         ).measurements
         for engine in ("scipy", "alibi")

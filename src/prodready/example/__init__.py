@@ -88,12 +88,12 @@ _SPEC_HEADER: Final = """\
 """
 
 _SPEC: Final[dict[str, Any]] = {
-    "version": 1,
+    "version": 2,
     "name": "Credit risk (bundled example)",
     "model": {"path": MODEL_NAME, "format": "skops", "trusted": TRUSTED_TYPES},
     "data": {"reference": REFERENCE_NAME, "current": CURRENT_NAME, "target": TARGET},
     "task": "binary",
-    "policy": {"drift_alpha": 0.05, "max_performance_drop": 0.05},
+    "monitoring": {"alpha": 0.05, "max_performance_drop": 0.05},
     "metadata": {
         "owner": "Credit Risk Analytics (example)",
         "intended_use": (

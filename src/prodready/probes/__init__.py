@@ -14,20 +14,25 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from prodready.checklist import QUESTIONS
-from prodready.probes._base import Probe, ProbeContext, ProbeTimeout
+from prodready.probes._base import Probe, ProbeCancelled, ProbeContext, ProbeTimeout
+from prodready.probes._scoring import Failure, Scoring, score_model
 from prodready.probes.explainability import ExplainabilityProbe
 from prodready.probes.monitoring import MonitoringProbe
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ExplainabilityProbe",
+    "Failure",
     "MonitoringProbe",
     "Probe",
+    "ProbeCancelled",
     "ProbeContext",
     "ProbeSpec",
     "ProbeTimeout",
+    "Scoring",
     "builtin_probes",
     "registered_probes",
+    "score_model",
 ]
 
 ENTRY_POINT_GROUP = "prodready.probes"

@@ -5,11 +5,13 @@ reference data the way a monitor would, and judges what it finds.
 
 - Feature drift: one test per feature (Kolmogorov-Smirnov for numbers, chi-square for
   categories) with a Bonferroni correction over the features, through the drift engine the
-  policy names (alibi-detect or scipy).
+  settings name (alibi-detect or scipy).
 - Prediction drift: the same test on the model's outputs (probability of the positive class,
   predicted class, or predicted value).
 - Performance: the main metric (ROC AUC for binary, macro F1 for multi-class, R² for
   regression) on labelled current data against the reference.
+- Scoring: the model must score every row of both windows; rows it raises on (or answers
+  NaN for) make the question FAIL, and everything else is still measured on the other rows.
 
 The online rehearsal (stream data into a monitor, inject a shift, measure detection delay and
 false alarms) is not built yet; the finding says so and therefore never PASSes on its own.
@@ -17,17 +19,53 @@ false alarms) is not built yet; the finding says so and therefore never PASSes o
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from prodready._settings import require
 from prodready.drift import DriftReport, get_engine
 from prodready.probes._base import Probe, ProbeContext
+from prodready.probes._scoring import Method, Scoring, score_model
 from prodready.results import Chart, Check, Evidence, Finding, Status, Table
 from prodready.system import System
 
-__all__ = ["MonitoringProbe"]
+__all__ = ["MonitoringProbe", "MonitoringSettings"]
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """Settings of the monitoring probe (the spec's ``monitoring:`` section).
+
+    - ``engine``: the drift engine: "scipy", "alibi" (needs ``prodready[alibi]``) or "auto"
+      (alibi when installed, else scipy).
+    - ``alpha``: family-wise significance level of the drift tests, Bonferroni-corrected over
+      the features: a feature drifts when its p-value < alpha / n_features.
+    - ``max_performance_drop``: largest allowed fall of the main metric (ROC AUC, macro F1 or
+      R²) from reference to current data before monitoring FAILs.
+    """
+
+    engine: Literal["auto", "scipy", "alibi"] = "auto"
+    alpha: float = 0.05
+    max_performance_drop: float = 0.05
+
+    def __post_init__(self) -> None:
+        require(
+            self.engine in ("auto", "scipy", "alibi"),
+            "engine",
+            f"is {self.engine!r}",
+            "one of auto, scipy, alibi",
+        )
+        require(0 < self.alpha < 1, "alpha", f"is {self.alpha}", "a number between 0 and 1")
+        require(
+            self.max_performance_drop >= 0,
+            "max_performance_drop",
+            f"is {self.max_performance_drop}",
+            "a number >= 0",
+        )
+
 
 _REHEARSAL = (
     "online rehearsal: streaming the data into a monitor, injecting a known shift, "
@@ -41,85 +79,117 @@ class MonitoringProbe(Probe):
     """Drift of features and predictions, and performance, between reference and current."""
 
     question = "Q3"
+    settings_class = MonitoringSettings
+
+    def preflight(self, system: System) -> None:
+        settings: MonitoringSettings = self.settings(system)
+        # An engine that is not installed is the user's to fix, with the install hint.
+        get_engine(settings.engine)
 
     def run(self, system: System, context: ProbeContext) -> Finding:
+        settings: MonitoringSettings = self.settings(system)
         if system.current is None:
-            return self.skipped(
-                "The spec names no current data: there is no production "
-                "window to monitor against the reference."
+            return self.not_assessed(
+                "No current data: there is no production window to monitor against the reference.",
+                "data.current",
+                "compare a recent production window with the reference",
             )
-        policy = system.policy
-        engine = get_engine(policy.drift_engine)
+        engine = get_engine(settings.engine)
         ref_x, cur_x = system.X("reference"), system.X("current")
+        context.report("feature drift")
         features = engine.detect(
-            ref_x, cur_x, categorical=system.categorical_columns, alpha=policy.drift_alpha
+            ref_x, cur_x, categorical=system.categorical_columns, alpha=settings.alpha
         )
         context.check_deadline()
 
-        ref_out, cur_out = _outputs(system, ref_x), _outputs(system, cur_x)
+        # The model's failures on either window are the system's: kept, counted, judged.
+        context.report("scoring both windows")
+        method: Method = "predict_proba" if system.task == "binary" else "predict"
+        ref_scoring = score_model(system.model, ref_x, method, context=context)
+        cur_scoring = score_model(system.model, cur_x, method, context=context)
+        ref_out, cur_out = _outputs(system, ref_scoring), _outputs(system, cur_scoring)
         out_kind = "categorical" if system.task == "multiclass" else "numeric"
-        # Predicted classes are compared as categories: their codes have no order for KS.
-        predictions = engine.detect(
-            pd.DataFrame({"prediction": ref_out}),
-            pd.DataFrame({"prediction": cur_out}),
-            categorical=["prediction"] if out_kind == "categorical" else [],
-            alpha=policy.drift_alpha,
-        )
+        predictions = None
+        if len(ref_out) and len(cur_out):
+            # Predicted classes are compared as categories: their codes have no order for KS.
+            predictions = engine.detect(
+                pd.DataFrame({"prediction": ref_out}),
+                pd.DataFrame({"prediction": cur_out}),
+                categorical=["prediction"] if out_kind == "categorical" else [],
+                alpha=settings.alpha,
+            )
         context.check_deadline()
 
-        perf = _performance(system, ref_out, cur_out)
+        perf = _performance(system, ref_out, cur_out, ref_scoring, cur_scoring)
         checks = [
+            _scoring_check(ref_scoring, cur_scoring),
             _feature_check(features),
             _prediction_check(predictions),
-            _performance_check(perf, policy.max_performance_drop, system.target),
+            _performance_check(perf, settings.max_performance_drop, system.target),
         ]
         status = Finding.worst(checks)
         evidence: list[Evidence] = [_drift_table(features)]
+        for which, scoring in (("current", cur_scoring), ("reference", ref_scoring)):
+            if not scoring.ok:
+                evidence.append(_failures_table(which, scoring))
         if perf is not None:
             evidence.append(_performance_table(perf))
         evidence += _drift_charts(features, ref_x, cur_x, system.categorical_columns)
-        evidence.append(
-            _hist_chart(
-                "Model output: reference vs current",
-                ref_out,
-                cur_out,
-                out_kind,
-                xlabel=_output_label(system),
+        if len(ref_out) and len(cur_out):
+            evidence.append(
+                _hist_chart(
+                    "Model output: reference vs current",
+                    ref_out,
+                    cur_out,
+                    out_kind,
+                    xlabel=_output_label(system),
+                )
             )
-        )
         drifted = features.drifted
-        summary = (
+        parts = []
+        for which, scoring in (("current", cur_scoring), ("reference", ref_scoring)):
+            if not scoring.ok:
+                parts.append(_upper_first(scoring.describe(which)))
+        parts.append(
             f"{len(drifted)} of {len(features.features)} features drifted"
             + (f" ({', '.join(drifted)})" if drifted else "")
-            + ("; predictions drifted" if predictions.drifted else "; predictions stable")
-            + (
-                f"; {perf['metric']} {perf['reference']:.3f} -> {perf['current']:.3f}"
-                if perf is not None
-                else "; no labels in current data"
-            )
-            + "."
         )
+        if predictions is not None:
+            parts.append("predictions drifted" if predictions.drifted else "predictions stable")
+        if perf is not None:
+            parts.append(f"{perf['metric']} {perf['reference']:.3f} -> {perf['current']:.3f}")
+        elif system.target is not None and cur_scoring.ok:
+            parts.append("no labels in current data")
+        summary = "; ".join(parts) + "."
         return Finding(
             question=self.question,
             status=status,
-            summary=summary,
+            summary=_upper_first(summary),
             checks=checks,
             measurements={
                 "drift_engine": features.engine,
                 "features_tested": len(features.features),
                 "features_drifted": drifted,
-                "prediction_drift_p_value": predictions.features[0].p_value,
+                "prediction_drift_p_value": (
+                    None if predictions is None else predictions.features[0].p_value
+                ),
                 "performance": perf,
                 "rows": {"reference": len(ref_x), "current": len(cur_x)},
+                "unscorable_rows": {
+                    "reference": ref_scoring.n_failed,
+                    "current": cur_scoring.n_failed,
+                },
             },
             thresholds={
-                "drift_alpha": policy.drift_alpha,
+                "alpha": settings.alpha,
                 "correction": features.correction,
                 "per_feature_threshold": features.threshold,
-                "max_performance_drop": policy.max_performance_drop,
+                "max_performance_drop": settings.max_performance_drop,
             },
             evidence=evidence,
-            remediation=_remediation(status, drifted, perf, policy.max_performance_drop),
+            remediation=_remediation(
+                status, drifted, perf, settings.max_performance_drop, cur_scoring, ref_scoring
+            ),
             not_assessed=[_REHEARSAL],
         )
 
@@ -127,11 +197,12 @@ class MonitoringProbe(Probe):
 # -- measuring ----------------------------------------------------------------------------
 
 
-def _outputs(system: System, x: pd.DataFrame) -> np.ndarray:
-    """What the model says: P(positive class), the predicted class, or the predicted value."""
+def _outputs(system: System, scoring: Scoring) -> np.ndarray:
+    """What the model said on the rows it scored: P(positive class), class, or value."""
+    out = scoring.outputs
     if system.task == "binary":
-        return np.asarray(system.model.predict_proba(x))[:, 1]
-    return np.asarray(system.model.predict(x))
+        return out[:, 1] if out.ndim == 2 else out
+    return out
 
 
 def _output_label(system: System) -> str:
@@ -141,24 +212,33 @@ def _output_label(system: System) -> str:
     return "predicted class" if system.task == "multiclass" else "predicted value"
 
 
-def _performance(system: System, ref_out: np.ndarray, cur_out: np.ndarray) -> dict[str, Any] | None:
+def _performance(
+    system: System,
+    ref_out: np.ndarray,
+    cur_out: np.ndarray,
+    ref_scoring: Scoring,
+    cur_scoring: Scoring,
+) -> dict[str, Any] | None:
     """The main metric (and a second one) on reference and current data, if both are labelled.
 
-    ``ref_out`` and ``cur_out`` are the model's outputs (:func:`_outputs`) on all rows of each
-    window; predicting 100k rows costs about a second, so it is done once per window.
+    ``ref_out`` and ``cur_out`` are the model's outputs (:func:`_outputs`) on the rows it
+    scored in each window (predicting 100k rows costs about a second, so it is done once per
+    window); rows it could not score are judged by the scoring check, not here.
     """
     from sklearn import metrics
 
     target = system.target
     if target is None or system.current is None or target not in system.current.columns:
         return None
-    labelled = system.current[target].notna().to_numpy()
-    if not labelled.any():
+    ref_y = system.reference[target].to_numpy()[ref_scoring.scored]
+    cur_y = system.current[target].to_numpy()[cur_scoring.scored]
+    labelled = pd.notna(cur_y)
+    if not labelled.any() or len(ref_y) == 0:
         return None
     values: dict[str, dict[str, float]] = {}
     windows = (
-        ("reference", system.reference[target].to_numpy(), ref_out),
-        ("current", system.current[target].to_numpy()[labelled], cur_out[labelled]),
+        ("reference", ref_y, ref_out),
+        ("current", cur_y[labelled], cur_out[labelled]),
     )
     for which, y, out in windows:
         if system.task == "binary":
@@ -195,6 +275,22 @@ def _performance(system: System, ref_out: np.ndarray, cur_out: np.ndarray) -> di
 # -- judging ------------------------------------------------------------------------------
 
 
+def _scoring_check(ref: Scoring, cur: Scoring) -> Check:
+    failed = ref.n_failed + cur.n_failed
+    sentences = [
+        scoring.describe(which) for which, scoring in (("current", cur), ("reference", ref))
+    ]
+    return Check(
+        name="model scores every row",
+        status=Status.FAIL if failed else Status.PASS,
+        measured=failed,
+        threshold="no row the model cannot score",
+        message=_upper_first("; ".join(sentences) + ".")
+        if failed
+        else "The model scored every row of both windows.",
+    )
+
+
 def _feature_check(report: DriftReport) -> Check:
     drifted = report.drifted
     return Check(
@@ -211,7 +307,16 @@ def _feature_check(report: DriftReport) -> Check:
     )
 
 
-def _prediction_check(report: DriftReport) -> Check:
+def _prediction_check(report: DriftReport | None) -> Check:
+    if report is None:
+        return Check(
+            name="prediction drift",
+            status=Status.FAIL,
+            measured=None,
+            threshold="outputs on both windows",
+            message="The model gave no usable output on one of the windows: the drift of its "
+            "outputs cannot be measured.",
+        )
     p = report.features[0].p_value
     drifted = bool(report.drifted)
     return Check(
@@ -250,11 +355,22 @@ def _performance_check(perf: dict[str, Any] | None, max_drop: float, target: str
 
 
 def _remediation(
-    status: Status, drifted: list[str], perf: dict[str, Any] | None, max_drop: float
+    status: Status,
+    drifted: list[str],
+    perf: dict[str, Any] | None,
+    max_drop: float,
+    cur: Scoring,
+    ref: Scoring,
 ) -> str:
     if status is Status.PASS:
         return ""
     steps = []
+    if not (cur.ok and ref.ok):
+        steps.append(
+            "The model fails on rows of its own data: validate inputs before the model (reject "
+            "or impute what it cannot handle, e.g. missing values) so that every applicant "
+            "gets a decision or a clear refusal."
+        )
     if perf is not None and perf["drop"] > max_drop:
         steps.append(
             f"Performance fell by more than {max_drop:g}: retrain on recent labelled "
@@ -288,6 +404,16 @@ def _drift_table(report: DriftReport) -> Table:
         rows=rows,
         note=f"Drifted when p < {report.threshold:.3g} = alpha {report.alpha:g} / "
         f"{len(report.features)} features ({report.correction}).",
+    )
+
+
+def _failures_table(which: str, scoring: Scoring) -> Table:
+    return Table(
+        title=f"Rows of the {which} data the model could not score",
+        columns=["cause", "rows", "example row (1 = first)", "what the model raised"],
+        rows=scoring.table_rows(),
+        note=_upper_first(scoring.describe(which))
+        + ("." if scoring.exact else " (an upper bound: not every row was located)."),
     )
 
 
@@ -364,3 +490,8 @@ def _hist_chart(title: str, ref: np.ndarray, cur: np.ndarray, kind: str, xlabel:
         ylabel="density",
         note="Central 99% of values; density per window.",
     )
+
+
+def _upper_first(text: str) -> str:
+    """``text`` with its first letter upper-case (``str.capitalize`` lowers all the rest)."""
+    return text[:1].upper() + text[1:]

@@ -1,0 +1,124 @@
+"""Settings as frozen dataclasses, read from a spec mapping with clear errors.
+
+Every group of settings (the run-wide ``policy:`` and one section per question, e.g.
+``monitoring:``) is a frozen dataclass whose fields have plain types (``int``, ``float``,
+``bool``, ``str``, a ``Literal`` of strings, ``list[str]`` or any of these ``| None``).
+:func:`read_settings` checks each value against its field's type and the dataclass checks its
+ranges in ``__post_init__`` with :func:`require`; either way a mistake is a
+:class:`~prodready.SpecError` naming the file and the dotted field (``monitoring.alpha``).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+from prodready._exceptions import SpecError
+
+__all__ = ["quote", "read_settings", "require"]
+
+S = TypeVar("S")
+
+#: Longest part of a user's value quoted in an error message: a message must stay one line.
+_QUOTE_MAX = 80
+
+
+def quote(value: Any, limit: int = _QUOTE_MAX) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages about user input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def require(ok: bool, field: str, problem: str, expected: str) -> None:
+    """Raise a :class:`SpecError` for ``field`` (relative to its section) unless ``ok``."""
+    if not ok:
+        raise SpecError(problem, field=field, expected=expected)
+
+
+def read_settings(cls: type[S], value: Any, section: str, source: str) -> S:
+    """Build the settings dataclass ``cls`` from the spec mapping ``value`` of ``section``.
+
+    ``None`` (the section is absent) gives the defaults; an instance of ``cls`` is returned as
+    it is (the Python API may pass settings objects). Unknown keys, values of the wrong type
+    and values out of range raise :class:`SpecError` naming ``section.key``.
+    """
+    if isinstance(value, cls):
+        return value
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise SpecError(
+            f"is a {type(value).__name__}",
+            source=source,
+            field=section,
+            expected="a mapping of settings",
+        )
+    assert is_dataclass(cls)
+    hints = get_type_hints(cls)
+    names = [f.name for f in fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in names:
+            raise SpecError(
+                "unknown key",
+                source=source,
+                field=f"{section}.{str(key)[:_QUOTE_MAX]}",
+                expected="one of " + ", ".join(sorted(names)),
+            )
+        kwargs[key] = _convert(item, hints[key], f"{section}.{key}", source)
+    try:
+        return cls(**kwargs)
+    except SpecError as exc:  # raised by __post_init__ with the field relative to the section
+        # Settings classes name fields relative to their section; Policy and Endpoint, which
+        # are also built directly in Python, already name theirs in full.
+        field = exc.field if exc.field.startswith(section + ".") else f"{section}.{exc.field}"
+        field = field.rstrip(".")
+        raise SpecError(exc.problem, source=source, field=field, expected=exc.expected) from None
+
+
+def _convert(item: Any, kind: Any, field: str, source: str) -> Any:
+    """``item`` as a value of type ``kind``, or a SpecError saying what was expected."""
+    options = _union_members(kind)
+    if options is not None:
+        if item is None and type(None) in options:
+            return None
+        for member in (o for o in options if o is not type(None)):
+            try:
+                return _convert(item, member, field, source)
+            except SpecError:
+                continue
+        expected = " or ".join(_expected(o) for o in options if o is not type(None))
+        raise SpecError(f"is {quote(item)}", source=source, field=field, expected=expected)
+    origin = get_origin(kind)
+    is_number = isinstance(item, int | float) and not isinstance(item, bool)
+    if kind is float and is_number:
+        return float(item)
+    if kind is int and is_number and float(item).is_integer():
+        return int(item)
+    if kind is bool and isinstance(item, bool):
+        return item
+    if kind is str and isinstance(item, str):
+        return item
+    if origin is typing.Literal and item in get_args(kind):
+        return item
+    if origin is list and isinstance(item, list) and all(isinstance(v, str) for v in item):
+        return list(item)
+    raise SpecError(f"is {quote(item)}", source=source, field=field, expected=_expected(kind))
+
+
+def _union_members(kind: Any) -> tuple[Any, ...] | None:
+    if get_origin(kind) in (typing.Union, types.UnionType):
+        return get_args(kind)
+    return None
+
+
+def _expected(kind: Any) -> str:
+    if get_origin(kind) is typing.Literal:
+        return "one of " + ", ".join(str(a) for a in get_args(kind))
+    if get_origin(kind) is list:
+        return "a list of strings"
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    return names.get(kind, str(kind))

@@ -1,0 +1,253 @@
+"""Scoring rows with the system's model, keeping what the model could not score.
+
+A model that raises on its own production data, or answers NaN, is the *system* failing: a
+probe must not crash with it (that would be an ERROR, "prodready could not judge"), nor drop
+what it already measured. :func:`score_model` calls the model, catches what it raises, finds
+which rows it could not score and why, and returns the outputs of all the others, so that
+the probe can FAIL with "the model raised on 1,204 of 5,000 current rows: missing value in
+income" and keep every other result.
+
+Finding the failing rows costs few model calls: the whole batch first (the common case: one
+call); on failure, rows are grouped by which features are missing (the usual cause), each
+group is tried whole, and a failing group whose first and last rows also fail alone is
+attributed to its missing values; anything else is bisected, within a budget of calls. When
+the budget runs out the remaining rows are counted as failed and the count is marked as
+"at most" (``exact`` is False).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from prodready.probes._base import ProbeContext
+
+__all__ = ["Failure", "Method", "Scoring", "score_model"]
+
+Method = Literal["predict", "predict_proba"]
+
+#: Model calls spent at most on locating failing rows (besides the first, whole-batch call).
+MAX_CALLS = 200
+#: Distinct missing-value patterns tried as groups; rarer patterns are bisected.
+_MAX_PATTERNS = 20
+
+
+@dataclass
+class Failure:
+    """Rows the model could not score for one reason.
+
+    ``rows`` is how many; ``example`` the position (0-based, in the scored frame) of one of
+    them; ``cause`` a plain statement of the cause when it is known ("missing value in
+    income", "non-finite output"), else None; ``error`` what the model raised
+    ("ValueError: Input X contains NaN"), for the details of a report, never its summary.
+    """
+
+    rows: int
+    example: int
+    cause: str | None
+    error: str
+
+
+@dataclass
+class Scoring:
+    """The model's outputs on a frame's rows, and the rows it could not score.
+
+    ``outputs`` holds the outputs of the scored rows only, in their order (``scored`` is the
+    boolean mask of those rows over the frame); ``failures`` groups the others by reason.
+    ``exact`` is False when locating failing rows ran out of its call budget: then the
+    number of failed rows is an upper bound.
+    """
+
+    method: str
+    n_rows: int
+    outputs: np.ndarray
+    scored: np.ndarray
+    failures: list[Failure] = field(default_factory=list)
+    exact: bool = True
+
+    @property
+    def n_failed(self) -> int:
+        """Rows the model did not score (raised, or answered NaN / infinity)."""
+        return self.n_rows - int(self.scored.sum())
+
+    @property
+    def ok(self) -> bool:
+        """True when every row was scored."""
+        return self.n_failed == 0
+
+    def describe(self, which: str) -> str:
+        """One plain sentence, e.g. "the model raised on 1,204 of 5,000 current rows: ..."."""
+        if self.ok:
+            return f"the model scored all {self.n_rows:,} {which} rows"
+        main = max(self.failures, key=lambda f: f.rows)
+        causes = sorted({f.cause for f in self.failures if f.cause})
+        raised = any(f.cause != _NON_FINITE for f in self.failures)
+        verb = "raised on" if raised else "gave no usable output for"
+        bound = "" if self.exact else "up to "
+        text = f"the model {verb} {bound}{self.n_failed:,} of {self.n_rows:,} {which} rows"
+        if causes:
+            shown = "; ".join(causes[:3]) + (
+                f" and {len(causes) - 3} more" if len(causes) > 3 else ""
+            )
+            return f"{text}: {shown}"
+        return f"{text} (it raised {main.error.split(':')[0]}; details in the report)"
+
+    def table_rows(self) -> list[list[Any]]:
+        """Evidence rows: cause, rows, an example row (1-based), what the model raised."""
+        return [
+            [f.cause or "(not identified)", f.rows, f.example + 1, f.error]
+            for f in sorted(self.failures, key=lambda f: -f.rows)
+        ]
+
+
+_NON_FINITE = "non-finite output (NaN or infinity)"
+
+
+def score_model(
+    model: Any,
+    X: pd.DataFrame,
+    method: Method = "predict",
+    *,
+    context: ProbeContext | None = None,
+    max_calls: int = MAX_CALLS,
+) -> Scoring:
+    """Score the rows of ``X`` with ``model.<method>``, catching what the model raises.
+
+    Never raises for the model's own failures (exceptions, a wrong number of outputs, NaN or
+    infinite numeric outputs): those rows are reported in :attr:`Scoring.failures`. It does
+    raise :class:`~prodready.probes.ProbeCancelled` when ``context`` is cancelled, and
+    re-raises ``KeyboardInterrupt``. ``X`` is not modified (the model gets copies of slices).
+    """
+    fn: Callable[[pd.DataFrame], Any] = getattr(model, method)
+    n = len(X)
+    locator = _Locator(fn, X, context, max_calls)
+    everything = np.arange(n)
+    first = locator.attempt(everything)
+    if isinstance(first, BaseException):
+        locator.locate(everything)
+    else:
+        locator.store(everything, first)
+    return locator.result(method)
+
+
+class _Locator:
+    """Finds which rows a model fails on, with a bounded number of calls."""
+
+    def __init__(
+        self,
+        fn: Callable[[pd.DataFrame], Any],
+        X: pd.DataFrame,
+        context: ProbeContext | None,
+        max_calls: int,
+    ) -> None:
+        self.fn, self.X, self.context, self.budget = fn, X, context, max_calls
+        self.chunks: list[tuple[np.ndarray, np.ndarray]] = []
+        self.failed: dict[tuple[str | None, str], list[int]] = {}
+        self.exact = True
+
+    def attempt(self, positions: np.ndarray) -> Any:
+        """The model's outputs for these rows, or the exception it raised."""
+        if self.context is not None:
+            self.context.check_deadline()
+        try:
+            # A copy: a model that writes into its input must not reach the system's data.
+            out = np.asarray(self.fn(self.X.iloc[positions].copy()))
+        except Exception as exc:
+            return exc
+        if out.ndim == 0 or len(out) != len(positions):
+            return ValueError(f"the model returned {out.shape} outputs for {len(positions)} rows")
+        return out
+
+    def store(self, positions: np.ndarray, out: np.ndarray) -> None:
+        finite = _finite_rows(out)
+        self.chunks.append((positions[finite], out[finite]))
+        bad = positions[~finite]
+        if len(bad):
+            self._fail([int(p) for p in bad], _NON_FINITE, "the model returned NaN or infinity")
+
+    def _fail(self, positions: list[int], cause: str | None, error: str) -> None:
+        self.failed.setdefault((cause, error), []).extend(positions)
+
+    def locate(self, positions: np.ndarray) -> None:
+        """Score what can be scored among ``positions``, grouping rows by missing features."""
+        missing = self.X.iloc[positions].isna().to_numpy()
+        names = [str(c) for c in self.X.columns]
+        patterns: dict[tuple[int, ...], list[int]] = {}
+        for i, row in enumerate(missing):
+            patterns.setdefault(tuple(np.flatnonzero(row)), []).append(int(positions[i]))
+        ranked = sorted(patterns.items(), key=lambda item: -len(item[1]))
+        rest: list[int] = []
+        for rank, (pattern, rows) in enumerate(ranked):
+            if not pattern or rank >= _MAX_PATTERNS:
+                rest.extend(rows)
+                continue
+            cause = "missing value in " + ", ".join(names[j] for j in pattern)
+            self._group(np.asarray(rows), cause)
+        if rest:
+            self._bisect(np.asarray(sorted(rest)))
+
+    def _group(self, rows: np.ndarray, cause: str) -> None:
+        out = self.attempt(rows)
+        if not isinstance(out, BaseException):
+            self.store(rows, out)
+            return
+        ends = [rows[:1], rows[-1:]]
+        alone = [self.attempt(end) for end in ends]
+        if all(isinstance(a, type(out)) for a in alone):
+            # The rows share their missing values and fail like it: that is the cause.
+            self._fail([int(r) for r in rows], cause, _error_text(out))
+            return
+        self._bisect(rows)
+
+    def _bisect(self, rows: np.ndarray) -> None:
+        stack = [rows]
+        while stack:
+            part = stack.pop()
+            if self.budget <= 0:
+                self.exact = False
+                self._fail([int(r) for r in part], None, "not located row by row (call budget)")
+                continue
+            self.budget -= 1
+            out = self.attempt(part)
+            if not isinstance(out, BaseException):
+                self.store(part, out)
+            elif len(part) == 1:
+                self._fail([int(part[0])], None, _error_text(out))
+            else:
+                half = len(part) // 2
+                stack += [part[half:], part[:half]]
+
+    def result(self, method: str) -> Scoring:
+        scored = np.zeros(len(self.X), dtype=bool)
+        if self.chunks:
+            positions = np.concatenate([p for p, _ in self.chunks])
+            outputs = np.concatenate([o for _, o in self.chunks])
+            order = np.argsort(positions, kind="stable")
+            outputs = outputs[order]
+            scored[positions] = True
+        else:
+            outputs = np.empty((0,))
+        failures = [
+            Failure(rows=len(rows), example=min(rows), cause=cause, error=error)
+            for (cause, error), rows in self.failed.items()
+        ]
+        return Scoring(method, len(self.X), outputs, scored, failures, self.exact)
+
+
+def _finite_rows(out: np.ndarray) -> np.ndarray:
+    """Per row: all outputs finite (non-numeric outputs, e.g. class labels, always are)."""
+    if out.dtype.kind not in "fc":
+        return np.ones(len(out), dtype=bool)
+    finite: np.ndarray = np.isfinite(out).reshape(len(out), -1).all(axis=1)
+    return finite
+
+
+def _error_text(exc: BaseException) -> str:
+    """``Type: first line of the message``, at most 200 characters."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".strip().rstrip(":")
+    return text if len(text) <= 200 else text[:199] + "…"

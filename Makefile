@@ -36,6 +36,12 @@ demo: $(VENV)/.installed
 	@# Exit 1 means "assessed, not ready": a verdict, not a failure of the demo.
 	$(VENV)/bin/prodready assess $(EXAMPLE_DIR)/spec.yaml --out $(REPORTS) --engine alibi \
 		--junit $(REPORTS)/junit.xml || [ $$? -eq 1 ]
+	@echo
+	@echo "Next:"
+	@echo "  - open the report above in a browser (it works offline; reports/junit.xml is for CI);"
+	@echo "  - assess your own model: write a spec as in the README, section 'Assess your own model',"
+	@echo "    then run: $(VENV)/bin/prodready validate SPEC && $(VENV)/bin/prodready assess SPEC;"
+	@echo "  - or explore it live in JupyterLab: make lab (tutorials in notebooks/)."
 
 lint: $(CORE)/.installed
 	$(CORE)/bin/ruff check src tests benchmarks

@@ -79,10 +79,68 @@ def test_choosing_a_missing_engine_is_bad_input(
     if os.environ.get("PRODREADY_EXPECT_NO_ALIBI") != "1":
         pytest.skip("only where alibi-detect is known to be absent (PRODREADY_EXPECT_NO_ALIBI=1)")
     spec = spec_dir / "spec.yaml"
-    spec.write_text(spec.read_text().replace("policy:\n", "policy:\n  drift_engine: alibi\n"))
+    spec.write_text(spec.read_text().replace("monitoring:\n", "monitoring:\n  engine: alibi\n"))
     code, _, err = run(["validate", str(spec)], capsys)
     assert code == 2
     assert err.strip() == (
         "prodready: error: the alibi drift engine needs the optional package 'alibi-detect': "
         "pip install 'prodready[alibi]'"
     )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "args", "message"),
+    [
+        ("monitoring:\n  alpha: 0.05", "monitoring:\n  alpha: 2", [], "monitoring.alpha: is 2.0"),
+        ("version: 2", "version: 1", [], "version: is 1, an older spec format"),
+        ("policy:", "policy:\n  gate: maybe", [], "policy.gate"),
+        ("task: binary", "task: binary", ["--questions", "Q3,Q42"], "unknown question 'Q42'"),
+        (
+            "explainability:\n  sample: 200",
+            "explainability:\n  positive_class: yes please",
+            ["--questions", "Q5"],
+            "explainability.positive_class",
+        ),
+    ],
+)
+def test_bad_input_is_found_before_any_kernel_starts(
+    spec_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    old: str,
+    new: str,
+    args: list[str],
+    message: str,
+) -> None:
+    import papermill
+
+    def no_kernel(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a kernel was started for bad input")
+
+    monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
+    spec = spec_dir / "spec.yaml"
+    assert old in spec.read_text()
+    spec.write_text(spec.read_text().replace(old, new))
+    out = spec_dir / "reports"
+    code, _, err = run(["assess", str(spec), "--out", str(out), *args], capsys)
+    assert code == 2, err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_validate_preflights_the_probes(spec_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = spec_dir / "spec.yaml"
+    spec.write_text(spec.read_text().replace("  sample: 200", "  sample: 0"))
+    code, _, err = run(["validate", str(spec)], capsys)
+    assert code == 2 and "explainability.sample: is 0" in err
+
+
+def test_usage_errors_in_the_kernel_are_every_usage_error() -> None:
+    from prodready import _exceptions
+    from prodready.report.run import _USAGE_ERRORS
+
+    # Derived from the exception tree: a new kind of bad input needs no list to be kept.
+    assert {"UsageError", "SpecError", "DataError", "ModelLoadError"} <= _USAGE_ERRORS
+    assert "MissingDependencyError" in _USAGE_ERRORS and "ReportError" not in _USAGE_ERRORS
+    assert _exceptions.ProdreadyError.__name__ not in _USAGE_ERRORS

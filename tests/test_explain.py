@@ -492,3 +492,31 @@ def test_missing_columns_and_unfitted_models_are_usage_errors(
     unfitted = Pipeline([("preprocess", preprocess()), ("model", LogisticRegression())])
     with pytest.raises(UsageError, match="not fitted"):
         explain(unfitted, rows, background=train)
+
+
+class _BlackBox:
+    """A model that is not a Pipeline but takes raw text columns (its encoding is inside)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.classes_ = model.classes_
+
+    def predict(self, X: pd.DataFrame) -> Any:
+        return self.model.predict(X)
+
+    def predict_proba(self, X: pd.DataFrame) -> Any:
+        assert isinstance(X, pd.DataFrame) and X["region"].isin(["north", "south", "west"]).all()
+        return self.model.predict_proba(X)
+
+
+def test_black_box_with_text_columns_is_explained_on_its_raw_columns(
+    binary_model: Any, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    ref, cur = binary_data
+    x = cur[["income", "debt_ratio", "age", "balance", "region"]].iloc[:20]
+    bg = ref[["income", "debt_ratio", "age", "balance", "region"]]
+    exp = explain(_BlackBox(binary_model), x, background=bg, seed=0, max_background=20)
+    assert exp.explainer == "permutation"
+    assert exp.feature_names == ["income", "debt_ratio", "age", "balance", "region"]
+    assert exp.additivity_error() < 1e-9
+    assert np.abs(exp.values[:, 4, :]).sum() > 0  # region gets its own contribution

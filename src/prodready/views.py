@@ -53,8 +53,8 @@ def summary_html(assessment: Assessment) -> str:
         counts[f.status] = counts.get(f.status, 0) + 1
     tally = ", ".join(f"{n} {s.label}" for s, n in counts.items())
     scope = (
-        f'<p class="pr-scope"><strong>{escape(a.scope[:1].upper() + a.scope[1:])}</strong>: the verdict '
-        "and scores judge these questions only.</p>"
+        f'<p class="pr-scope"><strong>{escape(a.scope[:1].upper() + a.scope[1:])}</strong>: '
+        "the verdict and scores judge these questions only.</p>"
         if a.partial
         else ""
     )

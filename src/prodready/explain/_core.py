@@ -127,17 +127,35 @@ def explain(
     bg_in = _model_rows(model, sample, columns, "background")
     kind = _choose_explainer(final)
 
+    # A model that is not a Pipeline but takes text or categories (its own encoding inside,
+    # a served model) is a black box on its raw columns: permutation on integer codes.
+    codec = _Codec.fit(x_in, bg_in) if not transformers else None
+    if codec is not None:
+        kind = "permutation"
+
     try:
-        z = _to_float_matrix(_apply(transformers, x_in, "X"), "X")
+        z = (
+            codec.encode(x_in)
+            if codec is not None
+            else _to_float_matrix(_apply(transformers, x_in, "X"), "X")
+        )
         values, base, kind = _tree_or_none(kind, final, z)
         model_output, output_names, output_of = _model_outputs(model, final, kind, x_in)
         if kind != "tree":
             # Only the linear and permutation explainers use a background.
-            z_bg = _to_float_matrix(_apply(transformers, bg_in, "background"), "background")
+            z_bg = (
+                codec.encode(bg_in)
+                if codec is not None
+                else _to_float_matrix(_apply(transformers, bg_in, "background"), "background")
+            )
             if kind == "linear":
                 values, base = _linear_values(final, z, z_bg)
             else:
-                as_input = _input_maker(final, x_in if not transformers else None)
+                as_input = (
+                    codec.decode
+                    if codec is not None
+                    else _input_maker(final, x_in if not transformers else None)
+                )
                 values, base = _permutation_values(
                     final, z, z_bg, output_of, as_input, seed, max_background
                 )
@@ -278,6 +296,62 @@ def _to_float_matrix(data: Any, what: str) -> FloatArray:
         matrix = matrix.reshape(-1, 1)
     # One memory layout for every model: shap's numba kernels compile once per layout (seconds).
     return np.require(matrix, dtype=np.float64, requirements=["C", "W", "O"])
+
+
+class _Codec:
+    """Integer codes for the non-numeric columns of a bare model's input DataFrame.
+
+    The permutation explainer masks rows as float arrays; a model without a Pipeline that
+    takes text or categories gets its rows back as a DataFrame like the user's, each code
+    decoded to its value (missing values are a value of their own). Codes come from the
+    values seen in the explained rows and the background together.
+    """
+
+    def __init__(self, frames: Sequence[pd.DataFrame]) -> None:
+        first = frames[0]
+        self.columns = first.columns
+        self.dtypes = first.dtypes
+        self.values: dict[int, Any] = {}
+        for j, column in enumerate(first.columns):
+            if not _is_number_column(first[column]):
+                joined = pd.concat([f[column] for f in frames], ignore_index=True)
+                _, uniques = pd.factorize(joined, use_na_sentinel=False)
+                self.values[j] = uniques
+
+    @classmethod
+    def fit(cls, *frames: Any) -> _Codec | None:
+        """A codec for these frames, or None when they are not DataFrames or all numeric."""
+        if not all(isinstance(f, pd.DataFrame) for f in frames):
+            return None
+        codec = cls(frames)
+        return codec if codec.values else None
+
+    def encode(self, frame: pd.DataFrame) -> FloatArray:
+        matrix = np.empty(frame.shape, dtype=np.float64)
+        for j, column in enumerate(self.columns):
+            if j in self.values:
+                index = pd.Index(self.values[j])
+                matrix[:, j] = index.get_indexer(frame[column])
+            else:
+                matrix[:, j] = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.require(matrix, dtype=np.float64, requirements=["C", "W", "O"])
+
+    def decode(self, matrix: FloatArray) -> pd.DataFrame:
+        data: dict[Any, Any] = {}
+        for j, column in enumerate(self.columns):
+            if j in self.values:
+                data[column] = np.asarray(self.values[j], dtype=object)[matrix[:, j].astype(int)]
+            else:
+                data[column] = matrix[:, j]
+        frame = pd.DataFrame(data, columns=self.columns)
+        for j, column in enumerate(self.columns):
+            if j not in self.values and pd.api.types.is_integer_dtype(self.dtypes.iloc[j]):
+                frame[column] = frame[column].astype(self.dtypes.iloc[j])
+        return frame
+
+
+def _is_number_column(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
 def _input_maker(final: Any, bare_rows: Any) -> Callable[[FloatArray], Any]:

@@ -10,7 +10,9 @@ income" and keep every other result.
 Finding the failing rows costs few model calls: the whole batch first (the common case: one
 call); on failure, rows are grouped by which features are missing (the usual cause), each
 group is tried whole, and a failing group whose first and last rows also fail alone is
-attributed to its missing values; anything else is bisected, within a budget of calls. When
+attributed to its missing values; anything else is bisected, within a budget of calls, after
+a check that spares the budget for a model failing on everything (a chunk whose rows, tried
+one by one at 20 points spread over it, all fail the same way fails as a whole). When
 the budget runs out the remaining rows are counted as failed and the count is marked as
 "at most" (``exact`` is False).
 """
@@ -30,8 +32,11 @@ __all__ = ["Failure", "Method", "Scoring", "score_model"]
 
 Method = Literal["predict", "predict_proba"]
 
-#: Model calls spent at most on locating failing rows (besides the first, whole-batch call).
-MAX_CALLS = 200
+#: Model calls spent at most on bisecting failing rows (about 2 f log2(n / f) for f of n rows;
+#: a single-row call costs about a millisecond, so this bounds the search to a few seconds).
+MAX_CALLS = 1000
+#: Single rows, spread over a failing chunk, tried before bisecting it.
+_SPREAD = 20
 #: Distinct missing-value patterns tried as groups; rarer patterns are bisected.
 _MAX_PATTERNS = 20
 
@@ -83,7 +88,8 @@ class Scoring:
         """One plain sentence, e.g. "the model raised on 1,204 of 5,000 current rows: ..."."""
         if self.ok:
             return f"the model scored all {self.n_rows:,} {which} rows"
-        main = max(self.failures, key=lambda f: f.rows)
+        located = [f for f in self.failures if f.error != _UNLOCATED] or self.failures
+        main = max(located, key=lambda f: f.rows)
         causes = sorted({f.cause for f in self.failures if f.cause})
         raised = any(f.cause != _NON_FINITE for f in self.failures)
         verb = "raised on" if raised else "gave no usable output for"
@@ -105,6 +111,7 @@ class Scoring:
 
 
 _NON_FINITE = "non-finite output (NaN or infinity)"
+_UNLOCATED = "not located row by row (call budget spent)"
 
 
 def score_model(
@@ -204,12 +211,24 @@ class _Locator:
         self._bisect(rows)
 
     def _bisect(self, rows: np.ndarray) -> None:
-        stack = [rows]
+        out = self.attempt(rows)
+        if not isinstance(out, BaseException):
+            self.store(rows, out)
+            return
+        # A model that fails on everything would spend the whole budget on halves: if rows
+        # spread over the chunk each fail alone the same way, the chunk fails as a whole.
+        spread = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), _SPREAD)).astype(int))
+        if len(rows) > _SPREAD and all(
+            isinstance(self.attempt(rows[i : i + 1]), type(out)) for i in spread
+        ):
+            self._fail([int(r) for r in rows], None, _error_text(out))
+            return
+        stack = [rows[len(rows) // 2 :], rows[: len(rows) // 2]]
         while stack:
             part = stack.pop()
             if self.budget <= 0:
                 self.exact = False
-                self._fail([int(r) for r in part], None, "not located row by row (call budget)")
+                self._fail([int(r) for r in part], None, _UNLOCATED)
                 continue
             self.budget -= 1
             out = self.attempt(part)

@@ -460,11 +460,12 @@ def _reasons_table(
         classes = list(system.model.classes_)
         positive = classes[_positive_index(system, settings)]
         other = next(c for c in classes if c != positive)
-        up, down = f"towards class {_class_label(positive)}", f"towards class {_class_label(other)}"
+        up = f"top {k} pushing towards class {_class_label(positive)}"
+        down = f"top {k} pushing towards class {_class_label(other)}"
     elif system.task == "multiclass":
-        up, down = "towards the decision", "against the decision"
+        up, down = f"top {k} pushing towards the decision", f"top {k} pushing against it"
     else:
-        up, down = "raised the prediction", "lowered the prediction"
+        up, down = f"top {k} raising the prediction", f"top {k} lowering the prediction"
     out: list[list[Any]] = []
     for i in range(shown):
         contrib = explained.contributions[i]
@@ -483,11 +484,7 @@ def _reasons_table(
     columns = ["decision", "model decided"]
     if proba is not None:
         columns.append(f"P(class {_class_label(positive)})")
-    columns += [
-        "explained output",
-        f"top {k} pushing {up}",
-        f"top {k} pushing {down}",
-    ]
+    columns += ["explained output", up, down]
     return Table(
         title="Reasons for individual decisions",
         columns=columns,

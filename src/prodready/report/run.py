@@ -136,10 +136,10 @@ def _check_input(spec: str | Path, drift_engine: str, questions: list[str] | Non
     from prodready.probes import registered_probes
     from prodready.spec import load_spec
 
+    selected = {q.id for q in select_questions(questions)}  # cheap: before loading anything
     system = load_spec(spec)
     if drift_engine:
         system = system.with_settings("monitoring", engine=drift_engine)
-    selected = {q.id for q in select_questions(questions)}
     preflight(system, [p for q, p in registered_probes().items() if q in selected])
 
 

@@ -29,7 +29,6 @@ from prodready.testing import (
     check_probe,
     check_question_id,
     check_round_trip,
-    check_status_consistent,
     check_system_unchanged,
     parametrize_with_probes,
 )
@@ -342,15 +341,7 @@ def test_the_checks_never_change_the_callers_system(system: System) -> None:
 
 
 def test_each_check_can_run_alone(system: System) -> None:
-    for check in (
-        check_question_id,
-        check_system_unchanged,
-        check_round_trip,
-        check_status_consistent,
-        check_determinism,
-        check_failing_model,
-        check_cancellation,
-    ):
+    for check in PROBE_CHECKS:
         check(ScoresSample, system)
     with pytest.raises(ProbeCheckError, match=r"^Unseeded \(Q2\) failed check_determinism: "):
         check_determinism(Unseeded, system)

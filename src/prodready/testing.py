@@ -62,7 +62,7 @@ import pandas as pd
 from prodready.assessment import _cap_partial
 from prodready.checklist import QUESTIONS
 from prodready.probes._base import Probe, ProbeCancelled, ProbeContext
-from prodready.results import Assessment, Finding, Status
+from prodready.results import Assessment, Check, Finding, Status
 
 if TYPE_CHECKING:
     import pytest
@@ -95,8 +95,6 @@ CANCEL_BOUND_S = 5.0
 #: What the model of :func:`check_failing_model` raises on every call.
 BROKEN_MODEL_MESSAGE = "deliberately broken model"
 
-# How bad a status is; a finding's status must be at least as bad as its worst check.
-_SEVERITY = {Status.PASS: 0, Status.SKIPPED: 0, Status.WARN: 1, Status.FAIL: 2, Status.ERROR: 3}
 _JUDGED = (Status.PASS, Status.WARN, Status.FAIL)
 
 
@@ -298,6 +296,10 @@ def _last_frames(exc: BaseException, limit: int = 3) -> str:
 def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _as_check(status: Status) -> Check:
+    return Check(name="status", status=status, measured=None, threshold="", message="")
 
 
 # -- a) the question ------------------------------------------------------------------------
@@ -691,7 +693,8 @@ def check_status_consistent(
     finding = _run(probe, _copy_system(system), time_limit)
     if finding.status in _JUDGED:
         worst = Finding.worst(finding.checks)
-        if _SEVERITY[worst] > _SEVERITY[finding.status]:
+        # The status must be at least as bad as its worst check.
+        if Finding.worst([*finding.checks, _as_check(finding.status)]) is not finding.status:
             bad = [c.name for c in finding.checks if c.status is worst]
             raise _Failed(
                 f"its status is {finding.status.label} but its check(s) {_short(bad)} are "

@@ -79,7 +79,8 @@ def test_score_model_bisects_rows_with_no_missing_value(binary_model: Pipeline) 
     scoring = score_model(RaisesOnOld(binary_model), x, "predict")
     assert scoring.n_failed == int((x["age"] > 70).sum()) > 0 and scoring.exact
     assert scoring.failures[0].cause is None
-    assert "details in the report" in scoring.describe("current")
+    assert scoring.describe("current").endswith("(what it raised is in the details)")
+    assert "age out of range" in scoring.failures[0].error
     tight = score_model(RaisesOnOld(binary_model), x, "predict", max_calls=3)
     assert not tight.exact and tight.n_failed >= scoring.n_failed
     assert "up to" in tight.describe("current")

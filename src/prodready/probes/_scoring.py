@@ -88,8 +88,6 @@ class Scoring:
         """One plain sentence, e.g. "the model raised on 1,204 of 5,000 current rows: ..."."""
         if self.ok:
             return f"the model scored all {self.n_rows:,} {which} rows"
-        located = [f for f in self.failures if f.error != _UNLOCATED] or self.failures
-        main = max(located, key=lambda f: f.rows)
         causes = sorted({f.cause for f in self.failures if f.cause})
         raised = any(f.cause != _NON_FINITE for f in self.failures)
         verb = "raised on" if raised else "gave no usable output for"
@@ -100,7 +98,8 @@ class Scoring:
                 f" and {len(causes) - 3} more" if len(causes) > 3 else ""
             )
             return f"{text}: {shown}"
-        return f"{text} (it raised {main.error.split(':')[0]}; details in the report)"
+        # What the model raised is a library's message: it goes in the details, not here.
+        return f"{text} (what it raised is in the details)"
 
     def table_rows(self) -> list[list[Any]]:
         """Evidence rows: cause, rows, an example row (1-based), what the model raised."""

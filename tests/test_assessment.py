@@ -366,10 +366,63 @@ def test_plugins_from_entry_points(monkeypatch: pytest.MonkeyPatch, system: Syst
     assert "not a prodready.Probe subclass" in (result.finding("Q9").error or "")
 
 
-def test_unknown_plugin_question_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_plugin_question_warns_and_is_noted(
+    monkeypatch: pytest.MonkeyPatch, system: System
+) -> None:
     class EP:
         name, value = "Q11", "plug:x"
 
     monkeypatch.setattr(probes_module, "entry_points", lambda group: [EP()])
     with pytest.warns(UserWarning, match="not a checklist question"):
         probes_module.registered_probes()
+    # Said in the results too (the notebook hides warnings): the report and the CLI show it.
+    with pytest.warns(UserWarning):
+        result = assess(system, questions=["Q1"])
+    assert result.notes == [
+        "ignored the probe plug-in Q11=plug:x: 'Q11' is not a checklist question id (Q1..Q10)"
+    ]
+
+
+class HoldsTheGIL(Probe):
+    """One long C call that never releases the GIL: the watchdog cannot wake up in time."""
+
+    question = "Q6"
+
+    def run(self, system: System, context: ProbeContext) -> Finding:
+        sum(range(60_000_000))  # about a second or more, all inside one C loop
+        return Finding(question="Q6", status=Status.PASS, summary="late")
+
+
+def test_a_finding_past_the_time_limit_never_counts(system: System) -> None:
+    steps: list[tuple[str, str]] = []
+    result = assess(
+        replace(system, policy=Policy(probe_timeout_s=0.2)),
+        probes={"Q6": HoldsTheGIL},
+        questions=["Q6"],
+        on_progress=lambda q, step, fraction: steps.append((q, step)),
+    )
+    q6 = result.finding("Q6")
+    assert q6.duration_s > 0.2  # it did finish, late
+    assert q6.status is Status.ERROR and "time limit of 0.2 s" in q6.summary
+    assert steps[0] == ("Q6", "started")
+
+
+class HoldsTheGILInASubprocess(Probe):
+    question = "Q6"
+    isolation = "subprocess"
+
+    def run(self, system: System, context: ProbeContext) -> Finding:
+        sum(range(10**11))  # minutes inside one C loop: SIGTERM's handler never runs
+        return Finding(question="Q6", status=Status.PASS, summary="never")
+
+
+def test_subprocess_isolation_stops_a_probe_that_holds_the_gil(system: System) -> None:
+    limit = 6.0
+    start = time.monotonic()
+    result = assess(
+        replace(system, policy=Policy(probe_timeout_s=limit)),
+        probes={"Q6": HoldsTheGILInASubprocess},
+        questions=["Q6"],
+    )
+    assert result.finding("Q6").status is Status.ERROR
+    assert time.monotonic() - start < limit + 2 * GRACE_S + 1  # SIGTERM, then SIGKILL

@@ -22,9 +22,9 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from prodready._exceptions import UsageError
-from prodready._isolation import run_in_subprocess, run_in_thread
+from prodready._isolation import Outcome, run_in_subprocess, run_in_thread
 from prodready.checklist import QUESTIONS, Question, Section, get_question
-from prodready.probes import Probe, ProbeSpec, registered_probes
+from prodready.probes import Probe, ProbeSpec, plugin_problems, registered_probes
 from prodready.results import Assessment, Check, Finding, Status
 from prodready.system import Policy, System
 
@@ -71,7 +71,8 @@ def assess(
     judged on that subset and labelled so everywhere. Before any probe runs, every selected
     probe's :meth:`~prodready.Probe.preflight` checks its settings and needs: bad input
     raises a :class:`~prodready.UsageError` at once. ``on_finding`` is called after each
-    question; ``on_progress(question, step, fraction)`` whenever a probe reports a step.
+    question; ``on_progress(question, step, fraction)`` when a probe starts (step
+    "started") and whenever it reports a step.
     Setting ``cancel`` stops the running probe (it gets a cancellation) and the questions
     not yet run are reported as NOT ASSESSED.
     """
@@ -103,6 +104,7 @@ def assess(
         policy=asdict(system.policy),
         environment=_environment(),
         questions=[q.id for q in selected],
+        notes=plugin_problems() if probes is None else [],
     )
 
 
@@ -210,12 +212,18 @@ def _run_probe(
         def progress(step: str, fraction: float | None) -> None:
             on_progress(question, step, fraction)
 
+    if on_progress is not None:
+        on_progress(spec.question, "started", 0.0)
     start = time.perf_counter()
     if probe.isolation == "subprocess":
         outcome = run_in_subprocess(probe, system, limit, system.policy.seed, cancel)
     else:
         outcome = run_in_thread(probe, system, limit, system.policy.seed, cancel, progress)
     elapsed = time.perf_counter() - start
+    if outcome.kind == "finding" and elapsed > limit:
+        # A probe holding the GIL in one long C call keeps the watchdog from waking up in
+        # time; its finding then arrives late, and a finding past the limit never counts.
+        outcome = Outcome("timeout")
     if outcome.kind == "timeout":
         return _error(
             spec, f"its probe did not finish within the time limit of {limit:g} s", "", elapsed

@@ -56,6 +56,7 @@ def test_pipeline_explained_in_input_features(
         "model scores every row": Status.PASS,
         "local accuracy": Status.PASS,
         "stability": Status.PASS,
+        "top drivers present": Status.PASS,
     }
     assert f.measurements["explainer"] == "tree"
     assert f.measurements["decisions_explained"] == 300
@@ -102,6 +103,7 @@ def test_noisy_model_fails_local_accuracy_and_stability(
         "model scores every row": Status.PASS,
         "local accuracy": Status.FAIL,
         "stability": Status.FAIL,
+        "top drivers present": Status.PASS,
     }
     assert f.status is Status.FAIL
     assert "cannot justify a decision" in f.remediation
@@ -143,4 +145,30 @@ def test_multiclass_linear_and_bare_regressor(
         "model scores every row": Status.PASS,
         "local accuracy": Status.PASS,
         "stability": Status.PASS,
+        "top drivers present": Status.PASS,
     }
+
+
+def test_a_top_driver_missing_everywhere_warns(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    ref, cur = binary_data
+    # HistGradientBoosting takes missing values: every decision is made without debt_ratio.
+    cur = cur.assign(debt_ratio=float("nan"))
+    f = ExplainabilityProbe().run(
+        System(
+            model=binary_model,
+            reference=ref,
+            current=cur,
+            target="target",
+            settings={"explainability": {"sample": 100}},
+        ),
+        CTX,
+    )
+    assert "debt_ratio" in list(f.measurements["importance"])[:3]
+    check = next(c for c in f.checks if c.name == "top drivers present")
+    assert check.status is Status.WARN and f.status is Status.WARN
+    assert check.message == (
+        "debt_ratio, a top driver, is missing in 100% of the 100 explained decisions: the "
+        "explanations credit the absence of a value."
+    )

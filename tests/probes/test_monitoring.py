@@ -12,7 +12,9 @@ from sklearn.pipeline import Pipeline
 
 from prodready import ProbeContext, Status, System
 from prodready.probes import MonitoringProbe
+from prodready.probes.monitoring import _hist_chart
 from tests.conftest import make_frame
+from tests.zoo import with_nan
 
 CTX = ProbeContext(deadline=float("inf"))
 
@@ -63,7 +65,9 @@ def test_stable_data_passes_every_check(
     )
     assert statuses(f) == {
         "model scores every row": Status.PASS,
+        "missing values": Status.PASS,
         "feature drift": Status.PASS,
+        "categorical cardinality": Status.PASS,
         "prediction drift": Status.PASS,
         "performance": Status.PASS,
     }
@@ -167,3 +171,122 @@ def test_engines_agree_on_the_probe(
     }
     assert found["scipy"]["features_drifted"] == found["alibi"]["features_drifted"]
     assert found["alibi"]["drift_engine"] == "alibi"
+
+
+def test_a_feature_missing_in_every_current_row_fails(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    ref, cur = binary_data
+    # HistGradientBoosting takes missing values: the model answers, the drift test sees no
+    # values to compare; only measuring missingness catches it.
+    cur = cur.assign(debt_ratio=float("nan"))
+    f = run(
+        System(
+            model=binary_model,
+            reference=ref,
+            current=cur,
+            target="target",
+            settings={"monitoring": {"engine": "scipy"}},
+        )
+    )
+    assert statuses(f)["missing values"] is Status.FAIL and f.status is Status.FAIL
+    assert f.summary.startswith("Missing in every current row: debt_ratio; ")
+    assert f.measurements["missing_share"]["debt_ratio"] == {"reference": 0.0, "current": 1.0}
+    table = next(e for e in f.evidence if e.title.startswith("Missing values"))
+    assert table.rows[0][:3] == ["debt_ratio", 0.0, 1.0]
+
+
+def test_more_missing_values_warn(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    ref, cur = binary_data
+    cur = with_nan(cur, "balance", 0.3, seed=2)
+    f = run(
+        System(
+            model=binary_model,
+            reference=ref,
+            current=cur,
+            target="target",
+            settings={"monitoring": {"engine": "scipy", "max_missing_increase": 0.2}},
+        )
+    )
+    check = next(c for c in f.checks if c.name == "missing values")
+    assert check.status is Status.WARN and "balance +30.0%" in check.message
+
+
+def test_high_cardinality_categorical_warns_and_its_chart_is_bounded(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    ref, cur = binary_data
+    ref = ref.assign(code=[f"c{i}" for i in range(len(ref))])
+    cur = cur.assign(code=[f"d{i}" for i in range(len(cur))])
+    f = run(
+        System(
+            model=binary_model,
+            reference=ref,
+            current=cur,
+            target="target",
+            features=["income", "debt_ratio", "age", "balance", "region"],
+            settings={"monitoring": {"engine": "scipy", "max_categories": 100}},
+        )
+    )
+    assert statuses(f)["categorical cardinality"] is Status.PASS  # region: 3 values
+    # Now a feature with a value per row, declared categorical (an id, in truth).
+    wide = run(
+        System(
+            model=_Ignores(binary_model, "code"),
+            reference=ref,
+            current=cur,
+            target="target",
+            features=["income", "debt_ratio", "age", "balance", "region", "code"],
+            categorical=["region", "code"],
+            settings={"monitoring": {"engine": "scipy", "max_categories": 100}},
+        )
+    )
+    check = next(c for c in wide.checks if c.name == "categorical cardinality")
+    assert check.status is Status.WARN
+    assert check.message.startswith("code has 6,000 distinct values in 6,000 rows")
+    # 6,000 categories seen once each: chi-square cannot call it drift (the warning can).
+    assert "code" not in wide.measurements["features_drifted"]
+    chart = _hist_chart("code", ref["code"].to_numpy(), cur["code"].to_numpy(), "categorical", "")
+    assert len(chart.x) == 21 and chart.x[-1] == "other (5,980 more)"
+    assert abs(sum(chart.series["current"]) - 1.0) < 1e-3
+
+
+class _Ignores:
+    """A model that takes one extra input column it does not use."""
+
+    def __init__(self, model: Any, column: str) -> None:
+        self.model, self.column = model, column
+        self.classes_ = model.classes_
+        self._estimator_type = "classifier"
+
+    def predict(self, x: pd.DataFrame) -> Any:
+        return self.model.predict(x.drop(columns=self.column))
+
+    def predict_proba(self, x: pd.DataFrame) -> Any:
+        return self.model.predict_proba(x.drop(columns=self.column))
+
+
+def test_an_unmeasurable_metric_is_not_a_failure(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    ref, cur = binary_data
+    f = run(
+        System(
+            model=binary_model,
+            reference=ref,
+            current=cur.iloc[:1],
+            target="target",
+            settings={"monitoring": {"engine": "scipy"}},
+        )
+    )
+    perf = next(c for c in f.checks if c.name == "performance")
+    assert perf.status is Status.WARN
+    assert perf.message == (
+        "roc_auc cannot be measured: the current window has 1 labelled row of a single class, "
+        "too few to compute roc_auc."
+    )
+    assert "roc_auc cannot be measured on the current window" in f.summary
+    assert any(p.startswith("performance: roc_auc cannot be measured") for p in f.not_assessed)
+    assert f.status is not Status.FAIL

@@ -127,7 +127,9 @@ def test_q3_model_that_always_raises_fails_with_drift_still_measured(
     assert f.status is Status.FAIL
     assert checks(f) == {
         "model scores every row": Status.FAIL,
+        "missing values": Status.PASS,
         "feature drift": Status.WARN,
+        "categorical cardinality": Status.PASS,
         "prediction drift": Status.FAIL,
         "performance": Status.WARN,
     }
@@ -245,3 +247,27 @@ def test_q5_regression_reasons_raise_or_lower_the_prediction(
     assert table.columns[-2:] == ["top 3 raising the prediction", "top 3 lowering the prediction"]
     assert f.measurements["explained_output"] == "prediction"
     assert "explanations are exact" in f.summary
+
+
+class _OutOfRange(Raising):
+    """predict_proba answers numbers in [-1, 2]: not probabilities at all."""
+
+    def _call(self, method: str, X: Any) -> Any:
+        proba = self.model.predict_proba(X)
+        return proba * 3 - 1 if method == "predict_proba" else self.model.predict(X)
+
+
+def test_q3_and_q5_refuse_probabilities_outside_0_1(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    system = system_with(_OutOfRange(binary_model), binary_data)
+    q3 = MonitoringProbe().run(system, CTX)
+    assert q3.status is Status.FAIL and checks(q3)["model scores every row"] is Status.FAIL
+    assert "probabilities outside [0, 1] or not summing to 1" in q3.summary
+    proba = binary_model.predict_proba(binary_data[1][list(binary_model.feature_names_in_)])
+    outside = int(((proba * 3 - 1 < 0) | (proba * 3 - 1 > 1)).any(axis=1).sum())
+    assert f"gave no usable output for {outside:,} of 3,000 current rows" in q3.summary
+    q5 = ExplainabilityProbe().run(system, CTX)
+    assert q5.status is Status.FAIL and checks(q5)["model scores every row"] is Status.FAIL
+    reasons = next(e for e in q5.evidence if isinstance(e, Table) and "Reasons" in e.title)
+    assert all(0 <= row[2] <= 1 for row in reasons.rows)  # P(1) shown only when it is one

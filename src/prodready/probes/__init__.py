@@ -31,6 +31,7 @@ __all__ = [
     "ProbeTimeout",
     "Scoring",
     "builtin_probes",
+    "plugin_problems",
     "registered_probes",
     "score_model",
 ]
@@ -57,6 +58,22 @@ def builtin_probes() -> dict[str, type[Probe]]:
     return {p.question: p for p in (MonitoringProbe, ExplainabilityProbe)}
 
 
+def plugin_problems() -> list[str]:
+    """Plug-ins of the ``prodready.probes`` group that cannot answer any question, in words.
+
+    An entry point whose name is not a question id ("Q11") is ignored by the registry; the
+    assessment records these sentences in ``Assessment.notes`` so that the report and the
+    command line say so (a warning alone is lost in a notebook).
+    """
+    known = {q.id for q in QUESTIONS}
+    return [
+        f"ignored the probe plug-in {ep.name[:40]}={ep.value[:120]}: {ep.name[:40]!r} is not "
+        "a checklist question id (Q1..Q10)"
+        for ep in entry_points(group=ENTRY_POINT_GROUP)
+        if ep.name not in known
+    ]
+
+
 def registered_probes() -> dict[str, ProbeSpec]:
     """Built-in probes overlaid with the plug-ins of the ``prodready.probes`` group.
 
@@ -68,13 +85,10 @@ def registered_probes() -> dict[str, ProbeSpec]:
         for q, cls in builtin_probes().items()
     }
     known = {q.id for q in QUESTIONS}
+    for problem in plugin_problems():
+        warnings.warn(problem, stacklevel=2)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name not in known:
-            warnings.warn(
-                f"ignoring probe plug-in {ep.name}={ep.value}: {ep.name!r} is not a "
-                f"checklist question id (Q1..Q10)",
-                stacklevel=2,
-            )
             continue
         try:
             cls = ep.load()

@@ -89,7 +89,7 @@ class Scoring:
         if self.ok:
             return f"the model scored all {self.n_rows:,} {which} rows"
         causes = sorted({f.cause for f in self.failures if f.cause})
-        raised = any(f.cause != _NON_FINITE for f in self.failures)
+        raised = any(f.cause not in (_NON_FINITE, _NOT_PROBABILITIES) for f in self.failures)
         verb = "raised on" if raised else "gave no usable output for"
         bound = "" if self.exact else "up to "
         text = f"the model {verb} {bound}{self.n_failed:,} of {self.n_rows:,} {which} rows"
@@ -110,6 +110,9 @@ class Scoring:
 
 
 _NON_FINITE = "non-finite output (NaN or infinity)"
+_NOT_PROBABILITIES = "probabilities outside [0, 1] or not summing to 1"
+#: Slack for probabilities computed in float32 (or summed from many trees).
+_PROBABILITY_TOLERANCE = 1e-4
 _UNLOCATED = "not located row by row (call budget spent)"
 
 
@@ -124,13 +127,15 @@ def score_model(
     """Score the rows of ``X`` with ``model.<method>``, catching what the model raises.
 
     Never raises for the model's own failures (exceptions, a wrong number of outputs, NaN or
-    infinite numeric outputs): those rows are reported in :attr:`Scoring.failures`. It does
+    infinite numeric outputs, and for ``predict_proba`` rows that are not probabilities: a
+    value outside [0, 1] or a row not summing to 1): those rows are reported in
+    :attr:`Scoring.failures`. It does
     raise :class:`~prodready.probes.ProbeCancelled` when ``context`` is cancelled, and
     re-raises ``KeyboardInterrupt``. ``X`` is not modified (the model gets copies of slices).
     """
     fn: Callable[[pd.DataFrame], Any] = getattr(model, method)
     n = len(X)
-    locator = _Locator(fn, X, context, max_calls)
+    locator = _Locator(fn, X, context, max_calls, probabilities=method == "predict_proba")
     everything = np.arange(n)
     first = locator.attempt(everything)
     if isinstance(first, BaseException):
@@ -149,8 +154,12 @@ class _Locator:
         X: pd.DataFrame,
         context: ProbeContext | None,
         max_calls: int,
+        *,
+        probabilities: bool,
     ) -> None:
         self.fn, self.X, self.context, self.budget = fn, X, context, max_calls
+        # Probabilities must be in [0, 1] and sum to 1 per row, or they are no answer.
+        self.probabilities = probabilities
         self.chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self.failed: dict[tuple[str | None, str], list[int]] = {}
         self.exact = True
@@ -170,10 +179,19 @@ class _Locator:
 
     def store(self, positions: np.ndarray, out: np.ndarray) -> None:
         finite = _finite_rows(out)
-        self.chunks.append((positions[finite], out[finite]))
+        valid = finite & _probability_rows(out) if self.probabilities else finite
+        self.chunks.append((positions[valid], out[valid]))
         bad = positions[~finite]
         if len(bad):
             self._fail([int(p) for p in bad], _NON_FINITE, "the model returned NaN or infinity")
+        wrong = positions[finite & ~valid]
+        if len(wrong):
+            example = out[finite & ~valid][0]
+            self._fail(
+                [int(p) for p in wrong],
+                _NOT_PROBABILITIES,
+                f"the model returned {_short(example)} as probabilities",
+            )
 
     def _fail(self, positions: list[int], cause: str | None, error: str) -> None:
         self.failed.setdefault((cause, error), []).extend(positions)
@@ -262,6 +280,22 @@ def _finite_rows(out: np.ndarray) -> np.ndarray:
         return np.ones(len(out), dtype=bool)
     finite: np.ndarray = np.isfinite(out).reshape(len(out), -1).all(axis=1)
     return finite
+
+
+def _probability_rows(out: np.ndarray) -> np.ndarray:
+    """Per row: a probability vector (each in [0, 1], summing to 1 within the tolerance)."""
+    if out.dtype.kind not in "fiu":
+        return np.zeros(len(out), dtype=bool)
+    matrix = out.reshape(len(out), -1).astype(np.float64)
+    tol = _PROBABILITY_TOLERANCE
+    in_range = ((matrix >= -tol) & (matrix <= 1 + tol)).all(axis=1)
+    sums: np.ndarray = np.abs(matrix.sum(axis=1) - 1.0) <= tol * max(1, matrix.shape[1])
+    return in_range & sums
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = np.array2string(np.asarray(value), precision=4, threshold=6)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _error_text(exc: BaseException) -> str:

@@ -125,16 +125,17 @@ class ExplainabilityProbe(Probe):
         # Decisions the model cannot make are the system failing: counted, not explained.
         context.report("scoring the sampled decisions")
         sample = data.iloc[rows]
-        scoring = score_model(system.model, sample, "predict", context=context)
+        decided = score_model(system.model, sample, "predict", context=context)
+        scoring = decided  # the one whose failures the finding reports
         proba: np.ndarray | None = None
-        ok = scoring.scored.copy()
+        ok = decided.scored.copy()
         if system.task == "binary":
             proba_scoring = score_model(system.model, sample, "predict_proba", context=context)
             ok &= proba_scoring.scored
             proba = _aligned(proba_scoring, ok)
-            if not proba_scoring.ok and scoring.ok:
+            if not proba_scoring.ok and decided.ok:
                 scoring = proba_scoring
-        decisions = _aligned(scoring, ok)
+        decisions = _aligned(decided, ok)
         rows, sample = rows[ok], sample[ok]
         scoring_check = _scoring_check(scoring, which)
         if len(rows) == 0:
@@ -182,8 +183,10 @@ class ExplainabilityProbe(Probe):
             ),
         ]
         checks.insert(0, scoring_check)
-        status = Finding.worst(checks)
         importance = _importance(first.feature_names, explained.contributions)
+        missing = _missing_drivers(sample, importance)
+        checks.append(_drivers_check(missing, len(rows)))
+        status = Finding.worst(checks)
         evidence: list[Evidence] = []
         if not scoring.ok:
             evidence.append(_failures_table(scoring, which))
@@ -233,6 +236,7 @@ class ExplainabilityProbe(Probe):
                 "instability": instability,
                 "importance": importance,
                 "unscorable_rows": scoring.n_failed,
+                "top_drivers_missing_share": missing,
             },
             thresholds={
                 "additivity_tolerance": tol,
@@ -326,6 +330,33 @@ def _importance(features: list[str], contributions: np.ndarray) -> dict[str, flo
     mean = np.abs(contributions).mean(axis=0) if len(contributions) else np.zeros(len(features))
     order = sorted(range(len(features)), key=lambda j: -mean[j])
     return {features[j]: float(mean[j]) for j in order}
+
+
+def _missing_drivers(sample: pd.DataFrame, importance: dict[str, float]) -> dict[str, float]:
+    """Share of explained decisions in which each of the top three drivers was missing."""
+    top = [f for f in list(importance)[:3] if f in sample.columns]
+    return {f: float(sample[f].isna().mean()) for f in top}
+
+
+def _drivers_check(missing: dict[str, float], n: int) -> Check:
+    # A driver missing in most decisions explains how the model treats an absent value, not
+    # the applicant: the explanations are right, the decisions rest on nothing.
+    absent = {f: share for f, share in missing.items() if share > 0.5}
+    return Check(
+        name="top drivers present",
+        status=Status.WARN if absent else Status.PASS,
+        measured=max(missing.values(), default=0.0),
+        threshold="each top driver present in most explained decisions",
+        message=(
+            "; ".join(
+                f"{f}, a top driver, is missing in {s:.0%} of the {n:,} explained decisions"
+                for f, s in absent.items()
+            )
+            + ": the explanations credit the absence of a value."
+            if absent
+            else "The top drivers have values in most explained decisions."
+        ),
+    )
 
 
 # -- words ------------------------------------------------------------------------------------

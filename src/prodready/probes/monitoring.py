@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from prodready._exceptions import MissingDependencyError, SpecError
 from prodready._settings import require
 from prodready.drift import DriftReport, get_engine
 from prodready.probes._base import Probe, ProbeContext
@@ -45,11 +46,19 @@ class MonitoringSettings:
       the features: a feature drifts when its p-value < alpha / n_features.
     - ``max_performance_drop``: largest allowed fall of the main metric (ROC AUC, macro F1 or
       R²) from reference to current data before monitoring FAILs.
+    - ``max_missing_increase``: largest allowed rise of a feature's share of missing values
+      from reference to current (0.1 = ten percentage points) before a WARN; a feature missing
+      in every current row (and not in the reference) FAILs.
+    - ``max_categories``: a categorical feature with more distinct values than this (or with
+      a distinct value for most rows) gets a WARN: it is probably not categorical, and the
+      chi-square test says little with so many categories.
     """
 
     engine: Literal["auto", "scipy", "alibi"] = "auto"
     alpha: float = 0.05
     max_performance_drop: float = 0.05
+    max_missing_increase: float = 0.1
+    max_categories: int = 1000
 
     def __post_init__(self) -> None:
         require(
@@ -65,6 +74,18 @@ class MonitoringSettings:
             f"is {self.max_performance_drop}",
             "a number >= 0",
         )
+        require(
+            0 <= self.max_missing_increase <= 1,
+            "max_missing_increase",
+            f"is {self.max_missing_increase}",
+            "a share between 0 and 1",
+        )
+        require(
+            self.max_categories >= 2,
+            "max_categories",
+            f"is {self.max_categories}",
+            "an integer >= 2",
+        )
 
 
 _REHEARSAL = (
@@ -73,6 +94,7 @@ _REHEARSAL = (
 )
 _MAX_DRIFT_CHARTS = 4
 _BINS = 20
+_MAX_CATEGORIES = 20
 
 
 class MonitoringProbe(Probe):
@@ -84,7 +106,10 @@ class MonitoringProbe(Probe):
     def preflight(self, system: System) -> None:
         settings: MonitoringSettings = self.settings(system)
         # An engine that is not installed is the user's to fix, with the install hint.
-        get_engine(settings.engine)
+        try:
+            get_engine(settings.engine)
+        except MissingDependencyError as exc:
+            raise SpecError(str(exc), source=system.source, field="monitoring.engine") from None
 
     def run(self, system: System, context: ProbeContext) -> Finding:
         settings: MonitoringSettings = self.settings(system)
@@ -121,14 +146,20 @@ class MonitoringProbe(Probe):
         context.check_deadline()
 
         perf = _performance(system, ref_out, cur_out, ref_scoring, cur_scoring)
+        missing = _missing_shares(ref_x, cur_x)
+        cardinality = _cardinality(ref_x, cur_x, system.categorical_columns)
         checks = [
             _scoring_check(ref_scoring, cur_scoring),
+            _missing_check(missing, settings.max_missing_increase),
             _feature_check(features),
+            _cardinality_check(cardinality, settings.max_categories, len(ref_x) + len(cur_x)),
             _prediction_check(predictions),
             _performance_check(perf, settings.max_performance_drop, system.target),
         ]
         status = Finding.worst(checks)
         evidence: list[Evidence] = [_drift_table(features)]
+        if any(ref > 0 or cur > 0 for ref, cur in missing.values()):
+            evidence.append(_missing_table(missing))
         for which, scoring in (("current", cur_scoring), ("reference", ref_scoring)):
             if not scoring.ok:
                 evidence.append(_failures_table(which, scoring))
@@ -150,14 +181,19 @@ class MonitoringProbe(Probe):
         for which, scoring in (("current", cur_scoring), ("reference", ref_scoring)):
             if not scoring.ok:
                 parts.append(_upper_first(scoring.describe(which)))
+        gone = _all_missing(missing)
+        if gone:
+            parts.append(f"missing in every current row: {_names(gone)}")
         parts.append(
             f"{len(drifted)} of {len(features.features)} features drifted"
             + (f" ({', '.join(drifted)})" if drifted else "")
         )
         if predictions is not None:
             parts.append("predictions drifted" if predictions.drifted else "predictions stable")
-        if perf is not None:
+        if perf is not None and _measurable(perf):
             parts.append(f"{perf['metric']} {perf['reference']:.3f} -> {perf['current']:.3f}")
+        elif perf is not None:
+            parts.append(f"{perf['metric']} cannot be measured on the current window")
         elif system.target is not None and cur_scoring.ok:
             parts.append("no labels in current data")
         summary = "; ".join(parts) + "."
@@ -179,18 +215,24 @@ class MonitoringProbe(Probe):
                     "reference": ref_scoring.n_failed,
                     "current": cur_scoring.n_failed,
                 },
+                "missing_share": {
+                    f: {"reference": ref, "current": cur} for f, (ref, cur) in missing.items()
+                },
+                "distinct_values": cardinality,
             },
             thresholds={
                 "alpha": settings.alpha,
                 "correction": features.correction,
                 "per_feature_threshold": features.threshold,
                 "max_performance_drop": settings.max_performance_drop,
+                "max_missing_increase": settings.max_missing_increase,
+                "max_categories": settings.max_categories,
             },
             evidence=evidence,
             remediation=_remediation(
                 status, drifted, perf, settings.max_performance_drop, cur_scoring, ref_scoring
             ),
-            not_assessed=[_REHEARSAL],
+            not_assessed=[_REHEARSAL, *_unmeasured(perf)],
         )
 
 
@@ -256,12 +298,24 @@ def _performance(
                 "macro_f1": float(metrics.f1_score(y, out, average="macro")),
                 "accuracy": float(metrics.accuracy_score(y, out)),
             }
+        elif len(y) < 2:  # R² is undefined on a single row (scikit-learn warns, gives NaN)
+            values[which] = {"r2": float("nan"), "rmse": float(np.sqrt(np.mean((y - out) ** 2)))}
         else:
             values[which] = {
                 "r2": float(metrics.r2_score(y, out)),
                 "rmse": float(np.sqrt(metrics.mean_squared_error(y, out))),
             }
     main = next(iter(values["reference"]))
+    why = ""
+    for which, y, _ in windows:
+        if not np.isfinite(values[which][main]):
+            kinds = len(pd.unique(y))
+            why = (
+                f"the {which} window has {len(y):,} labelled row{'s' if len(y) != 1 else ''}"
+                + (" of a single class" if system.is_classifier and kinds < 2 else "")
+                + f", too few to compute {main}"
+            )
+            break
     return {
         "metric": main,
         "reference": values["reference"][main],
@@ -269,6 +323,7 @@ def _performance(
         "drop": values["reference"][main] - values["current"][main],
         "all": values,
         "labelled_rows": int(labelled.sum()),
+        "why_unmeasurable": why,
     }
 
 
@@ -289,6 +344,85 @@ def _scoring_check(ref: Scoring, cur: Scoring) -> Check:
         if failed
         else "The model scored every row of both windows.",
     )
+
+
+def _measurable(perf: dict[str, Any]) -> bool:
+    return bool(np.isfinite(perf["reference"]) and np.isfinite(perf["current"]))
+
+
+def _unmeasured(perf: dict[str, Any] | None) -> list[str]:
+    if perf is None or _measurable(perf):
+        return []
+    return [f"performance: {perf['metric']} cannot be measured ({perf['why_unmeasurable']})"]
+
+
+def _missing_shares(ref: pd.DataFrame, cur: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Per feature: the share of missing values in the reference and in the current window."""
+    ref_na, cur_na = ref.isna().mean(), cur.isna().mean()
+    return {str(c): (float(ref_na[c]), float(cur_na[c])) for c in ref.columns}
+
+
+def _all_missing(missing: dict[str, tuple[float, float]]) -> list[str]:
+    return [f for f, (ref, cur) in missing.items() if cur == 1.0 and ref < 1.0]
+
+
+def _missing_check(missing: dict[str, tuple[float, float]], max_increase: float) -> Check:
+    gone = _all_missing(missing)
+    rising = {f: cur - ref for f, (ref, cur) in missing.items() if cur - ref > max_increase}
+    worst = max((cur - ref for ref, cur in missing.values()), default=0.0)
+    if gone:
+        status, message = (
+            Status.FAIL,
+            f"{_names(gone)} {'is' if len(gone) == 1 else 'are'} missing in every current row: "
+            "the model decides without it, and no drift test can see that.",
+        )
+    elif rising:
+        status, message = (
+            Status.WARN,
+            "More missing values in the current window: "
+            + ", ".join(f"{f} +{d:.1%}" for f, d in rising.items())
+            + ".",
+        )
+    else:
+        status, message = Status.PASS, "No feature has notably more missing values."
+    return Check(
+        name="missing values",
+        status=status,
+        measured=round(worst, 6),
+        threshold=f"no feature missing in every row; rise <= {max_increase:.0%}",
+        message=message,
+    )
+
+
+def _cardinality(ref: pd.DataFrame, cur: pd.DataFrame, categorical: list[str]) -> dict[str, int]:
+    """Distinct values of each categorical feature over both windows."""
+    return {
+        str(c): int(pd.concat([ref[c], cur[c]], ignore_index=True).nunique(dropna=True))
+        for c in categorical
+    }
+
+
+def _cardinality_check(cardinality: dict[str, int], max_categories: int, rows: int) -> Check:
+    # Most rows with a value of their own: an id, an amount, or free text, not a category.
+    many = {f: n for f, n in cardinality.items() if n > max_categories or (n > 50 and n > rows / 2)}
+    return Check(
+        name="categorical cardinality",
+        status=Status.WARN if many else Status.PASS,
+        measured=max(cardinality.values(), default=0),
+        threshold=f"<= {max_categories:,} distinct values and fewer than half the rows",
+        message=(
+            "; ".join(f"{f} has {n:,} distinct values in {rows:,} rows" for f, n in many.items())
+            + ": probably not categorical (list it under data.categorical only if it is); the "
+            "chi-square test says little with so many categories."
+            if many
+            else "Every categorical feature has a manageable number of categories."
+        ),
+    )
+
+
+def _names(items: list[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def _feature_check(report: DriftReport) -> Check:
@@ -342,8 +476,16 @@ def _performance_check(perf: dict[str, Any] | None, max_drop: float, target: str
             message=f"The current data has no labels ({target or 'no target column'}): "
             "performance cannot be measured.",
         )
+    if not _measurable(perf):
+        return Check(
+            name="performance",
+            status=Status.WARN,
+            measured=None,
+            threshold=f"{perf['metric']} drop <= {max_drop:g}",
+            message=f"{perf['metric']} cannot be measured: {perf['why_unmeasurable']}.",
+        )
     drop = perf["drop"]
-    bad = not np.isfinite(drop) or drop > max_drop
+    bad = drop > max_drop
     return Check(
         name="performance",
         status=Status.FAIL if bad else Status.PASS,
@@ -371,7 +513,7 @@ def _remediation(
             "or impute what it cannot handle, e.g. missing values) so that every applicant "
             "gets a decision or a clear refusal."
         )
-    if perf is not None and perf["drop"] > max_drop:
+    if perf is not None and _measurable(perf) and perf["drop"] > max_drop:
         steps.append(
             f"Performance fell by more than {max_drop:g}: retrain on recent labelled "
             "data or roll back, and find out why before the next release."
@@ -417,6 +559,20 @@ def _failures_table(which: str, scoring: Scoring) -> Table:
     )
 
 
+def _missing_table(missing: dict[str, tuple[float, float]]) -> Table:
+    rows = [
+        [f, ref, cur, cur - ref]
+        for f, (ref, cur) in sorted(missing.items(), key=lambda i: -(i[1][1] - i[1][0]))
+        if ref > 0 or cur > 0
+    ]
+    return Table(
+        title="Missing values per feature (share of rows)",
+        columns=["feature", "reference", "current", "change"],
+        rows=rows,
+        note="Drift tests compare the values present; these shares show what is absent.",
+    )
+
+
 def _performance_table(perf: dict[str, Any]) -> Table:
     rows = [
         [
@@ -457,20 +613,29 @@ def _drift_charts(
 def _hist_chart(title: str, ref: np.ndarray, cur: np.ndarray, kind: str, xlabel: str) -> Chart:
     """Densities of both windows on common bins (quantiles of both for numbers)."""
     if kind == "categorical":
-        ref_s, cur_s = pd.Series(ref).astype(str), pd.Series(cur).astype(str)
-        labels = sorted(set(ref_s.unique()) | set(cur_s.unique()))
-        ref_share = ref_s.value_counts(normalize=True).reindex(labels, fill_value=0.0)
-        cur_share = cur_s.value_counts(normalize=True).reindex(labels, fill_value=0.0)
+        # Bounded by construction: the largest categories, and the rest summed as "other".
+        ref_share = pd.Series(ref).astype(str).value_counts(normalize=True)
+        cur_share = pd.Series(cur).astype(str).value_counts(normalize=True)
+        ranked = ref_share.add(cur_share, fill_value=0.0).sort_values(
+            ascending=False, kind="stable"
+        )
+        labels = sorted(ranked.index[:_MAX_CATEGORIES])
+        rest = len(ranked) - len(labels)
+        series = {}
+        for name, share in (("reference", ref_share), ("current", cur_share)):
+            shown = share.reindex(labels, fill_value=0.0)
+            values = shown.round(5).tolist()
+            if rest:
+                values.append(round(float(1.0 - shown.sum()), 5))
+            series[name] = values
         return Chart(
             title=title,
             chart="barh",
-            x=labels,
-            series={
-                "reference": ref_share.round(5).tolist(),
-                "current": cur_share.round(5).tolist(),
-            },
+            x=labels + ([f"other ({rest:,} more)"] if rest else []),
+            series=series,
             xlabel="share of rows",
             ylabel=xlabel,
+            note=f"The {_MAX_CATEGORIES} largest categories; the others summed." if rest else "",
         )
     ref_f = ref[np.isfinite(ref.astype(float))].astype(float)
     cur_f = cur[np.isfinite(cur.astype(float))].astype(float)

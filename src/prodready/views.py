@@ -3,7 +3,23 @@
 Every function here turns results into an HTML string (figures are PNGs drawn with matplotlib
 and embedded as ``data:`` URIs), so the same output reads in JupyterLab, in the executed
 notebook and in the static, offline HTML report. Every string that comes from the user or the
-system (names, values, messages) is escaped here, at the source.
+system (names, values, messages) is escaped here, at the source, by :func:`escape`.
+
+Results are untrusted input for the views: they come from probes, plug-ins or a results.json
+written elsewhere. So rendering is bounded by construction and never raises on odd data:
+
+* text: :func:`escape` makes control characters, ANSI escapes, bidirectional overrides and lone
+  surrogates visible (``\\x1b``) instead of writing them raw; long texts are cut with "…";
+* tables: at most 60 rows, 30 columns and 300 characters per cell, with a note of what is left
+  out;
+* figures: all text is drawn as plain text (no mathtext, no TeX: a ``$`` is a dollar sign); a
+  bar chart draws at most 30 bars (the labels with the largest absolute value in any series,
+  in the order given, plus an "other (K more)" bar summing the rest when the values are shares
+  or counts), at most 8 series, at most 200 histogram bins (merged) and at most 2,000 points
+  per line (the minimum and maximum of each of 1,000 buckets); missing, non-finite and
+  out-of-range values are left out and counted; a series whose length does not fit ``x`` is
+  left out with a note;
+* an evidence item that still cannot be rendered becomes a note saying so, not an exception.
 
 The CSS classes used (``pr-...``) are styled by the report template.
 """
@@ -11,14 +27,23 @@ The CSS classes used (``pr-...``) are styled by the report template.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import math
-from html import escape
-from typing import Any
+import numbers
+import re
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice, pairwise
+from typing import TYPE_CHECKING, Any
 
 from prodready.checklist import Section, get_question
 from prodready.results import Assessment, Chart, Finding, Status, Table
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "badge",
@@ -28,6 +53,7 @@ __all__ = [
     "question_html",
     "summary_html",
     "system_html",
+    "visible",
 ]
 
 _SECTION_TITLES = {
@@ -35,7 +61,55 @@ _SECTION_TITLES = {
     Section.GOVERNANCE: "Governance readiness",
     Section.OPERATIONAL: "Operational readiness",
 }
+
+# Bounds: what the views render whatever a probe, a plug-in or a results.json holds.
 _MAX_TABLE_ROWS = 60
+_MAX_TABLE_COLUMNS = 30
+_MAX_CELL_CHARS = 300
+_MAX_HEADER_CHARS = 100
+_MAX_TEXT_CHARS = 2_000  # a summary, a note, a remediation, a value in "The system assessed"
+_MAX_NAME_CHARS = 200  # the system's name, a run id, a probe
+_MAX_TRACE_CHARS = 20_000  # a traceback keeps its end, where the error is
+_MAX_LIST_ITEMS = 30  # "not assessed yet" parts, evidence items of one finding
+_MAX_BARS = 30
+_MAX_SERIES = 8
+_MAX_BINS = 200
+_MAX_POINTS = 2_000
+_MAX_TICK_LABELS = 12  # a line chart over labels (not numbers) names at most this many
+_MAX_LABEL_CHARS = 40  # tick and legend labels in a figure
+_MAX_FIGURE_TITLE_CHARS = 100  # the caption under the figure carries the full title
+_MAX_AXIS_LABEL_CHARS = 80
+_MAX_ABS_VALUE = 1e100  # beyond this a value is not drawn (matplotlib's scaling overflows)
+_MAX_FIGURE_HEIGHT = 9.5  # inches
+
+# C0 controls but tab, newline and carriage return; DEL; C1 controls; bidirectional embeddings,
+# overrides and isolates (they reorder what a reader sees); lone surrogates (not encodable).
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _show(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    r"""``text`` with invisible control characters written out: ESC becomes ``\x1b``.
+
+    Replaced: C0 controls except tab, newline and carriage return, DEL, C1 controls, the
+    Unicode bidirectional embeddings, overrides and isolates, and lone surrogates (which cannot
+    even be written as UTF-8). Nothing else changes, so it may run before or after HTML escaping.
+    """
+    return _INVISIBLE.sub(_show, text)
+
+
+def escape(s: str, quote: bool = True) -> str:
+    """HTML-escape a user string, making control characters visible (see :func:`visible`).
+
+    Every string from users, data or probes goes through here on its way into HTML.
+    """
+    return visible(html.escape(s if isinstance(s, str) else _text(s), quote=quote))
 
 
 def badge(status: Status) -> str:
@@ -46,7 +120,7 @@ def badge(status: Status) -> str:
 def summary_html(assessment: Assessment) -> str:
     """The executive summary: verdict, section scores, the ten questions in one line each."""
     a = assessment
-    name = escape(str(a.system.get("name", "")))
+    name = escape(_text(a.system.get("name", ""), _MAX_NAME_CHARS))
     verdict_class = "pr-ready" if a.ready else "pr-not-ready"
     counts: dict[Status, int] = {}
     for f in a.findings:
@@ -58,15 +132,26 @@ def summary_html(assessment: Assessment) -> str:
         if a.partial
         else ""
     )
+    # What a reader must know about the run itself (e.g. a plug-in that was ignored).
+    run_notes = _sequence(getattr(a, "notes", None))
+    notes = "".join(
+        f'<p class="pr-meta pr-run-note"><strong>Note:</strong> '
+        f"{escape(_text(n, _MAX_TEXT_CHARS))}</p>"
+        for n in run_notes[:_MAX_LIST_ITEMS]
+    )
+    if len(run_notes) > _MAX_LIST_ITEMS:
+        notes += _note(f"{len(run_notes) - _MAX_LIST_ITEMS:,} more notes in results.json.")
     parts = [
         '<div class="pr-report pr-summary">',
         f"<h1>Production readiness: {name}</h1>",
         f'<p class="pr-verdict {verdict_class}">{"READY" if a.ready else "NOT READY"}'
         f" &mdash; overall score {pct(a.overall)}</p>",
         scope,
-        f'<p class="pr-meta">Run {escape(a.run_id)} &middot; {escape(a.created)} &middot; '
+        notes,
+        f'<p class="pr-meta">Run {escape(_text(a.run_id, _MAX_NAME_CHARS))} &middot; '
+        f"{escape(_text(a.created, _MAX_NAME_CHARS))} &middot; "
         f"{escape(tally)} &middot; ready needs every applicable question PASS or WARN and an "
-        f"overall score of at least {pct(float(a.policy.get('min_score', 0)))}.</p>",
+        f"overall score of at least {pct(_min_score(a.policy))}.</p>",
         '<table class="pr-scores pr-table"><thead><tr><th>Section</th><th>Score</th>'
         "<th>Questions</th></tr></thead><tbody>",
     ]
@@ -88,7 +173,7 @@ def summary_html(assessment: Assessment) -> str:
         q = get_question(f.question)
         parts.append(
             f'<tr><td><a href="#{q.id.lower()}">{q.id}</a></td><td>{escape(q.text)}</td>'
-            f"<td>{badge(f.status)}</td><td>{escape(f.summary)}</td></tr>"
+            f"<td>{badge(f.status)}</td><td>{escape(_text(f.summary, _MAX_TEXT_CHARS))}</td></tr>"
         )
     parts.append("</tbody></table>")
     parts.append(
@@ -103,7 +188,7 @@ def summary_html(assessment: Assessment) -> str:
 def system_html(assessment: Assessment) -> str:
     """What was assessed: model, data files with digests, owner and intended use."""
     s = assessment.system
-    meta = s.get("metadata") or {}
+    meta = _mapping(s.get("metadata"))
     rows: list[tuple[str, Any]] = [
         ("System", s.get("name")),
         ("Owner", meta.get("owner")),
@@ -114,34 +199,50 @@ def system_html(assessment: Assessment) -> str:
         ("Task", s.get("task")),
         ("Model type", s.get("model_type")),
     ]
-    model = s.get("model") or {}
+    model = _mapping(s.get("model"))
     if model:
         rows += [
-            ("Model artifact", f"{model.get('location')} ({model.get('format')})"),
+            (
+                "Model artifact",
+                f"{_text(model.get('location'), _MAX_TEXT_CHARS)} ({_text(model.get('format'))})",
+            ),
             ("Model sha256", model.get("sha256")),
         ]
-    for which, art in (s.get("data") or {}).items():
+    data_rows = _mapping(s.get("rows"))
+    for which, art in islice(_mapping(s.get("data")).items(), _MAX_LIST_ITEMS):
+        art = _mapping(art)
         if art:
+            label = _text(which, _MAX_HEADER_CHARS).capitalize()
             rows += [
                 (
-                    f"{which.capitalize()} data",
-                    f"{art.get('location')} ({(s.get('rows') or {}).get(which)} rows)",
+                    f"{label} data",
+                    f"{_text(art.get('location'), _MAX_TEXT_CHARS)} "
+                    f"({_text(data_rows.get(which))} rows)",
                 ),
-                (f"{which.capitalize()} sha256", art.get("sha256")),
+                (f"{label} sha256", art.get("sha256")),
             ]
     rows += [
         ("Target", s.get("target")),
-        ("Features", ", ".join(s.get("features") or [])),
-        ("Categorical", ", ".join(s.get("categorical") or []) or "none"),
+        ("Features", _join(s.get("features"))),
+        ("Categorical", _join(s.get("categorical")) or "none"),
         ("Spec", s.get("source")),
     ]
     env = assessment.environment
-    packages = ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items() if v)
-    rows += [("Assessed with", f"Python {env.get('python')} on {env.get('platform')}; {packages}")]
+    packages = _join(
+        f"{_text(k, _MAX_LABEL_CHARS)} {_text(v, _MAX_LABEL_CHARS)}"
+        for k, v in _mapping(env.get("packages")).items()
+        if v
+    )
+    rows += [
+        (
+            "Assessed with",
+            f"Python {_text(env.get('python'))} on {_text(env.get('platform'))}; {packages}",
+        )
+    ]
     body = "".join(
-        f"<tr><th>{escape(k)}</th><td>{escape(_text(v))}</td></tr>"
+        f"<tr><th>{escape(k)}</th><td>{escape(_text(v, _MAX_TEXT_CHARS))}</td></tr>"
         for k, v in rows
-        if v not in (None, "")
+        if v is not None and not (isinstance(v, str) and not v)
     )
     return (
         f'<div class="pr-report"><h2 id="system">The system assessed</h2>'
@@ -167,23 +268,27 @@ def finding_html(finding: Finding) -> str:
         f'<section class="pr-report pr-question{no_break}" id="{q.id.lower()}">',
         f"<h2>{q.id}. {escape(q.title)} {badge(f.status)}</h2>",
         f'<p class="pr-question-text">{escape(q.text)}</p>',
-        f"<p>{escape(f.summary)}</p>",
+        f"<p>{escape(_text(f.summary, _MAX_TEXT_CHARS))}</p>",
     ]
     if f.checks:
+        checks = _sequence(f.checks)
         parts.append(
             _table_html(
                 Table(
                     title="Checks",
                     columns=["check", "status", "measured", "threshold", "finding"],
-                    rows=[
-                        [c.name, c.status.label, c.measured, c.threshold, c.message]
-                        for c in f.checks
-                    ],
-                )
+                    rows=[_check_row(c) for c in checks[:_MAX_TABLE_ROWS]],
+                ),
+                total_rows=len(checks),
             )
         )
     if f.not_assessed:
-        items = "".join(f"<li>{escape(p)}</li>" for p in f.not_assessed)
+        parts_left = _sequence(f.not_assessed)
+        items = "".join(
+            f"<li>{escape(_text(p, _MAX_TEXT_CHARS))}</li>" for p in parts_left[:_MAX_LIST_ITEMS]
+        )
+        if len(parts_left) > _MAX_LIST_ITEMS:
+            items += f"<li>… and {len(parts_left) - _MAX_LIST_ITEMS:,} more</li>"
         parts.append(
             f'<div class="pr-not-assessed-parts"><strong>Not assessed yet:</strong>'
             f"<ul>{items}</ul></div>"
@@ -191,24 +296,36 @@ def finding_html(finding: Finding) -> str:
     if f.remediation:
         parts.append(
             f'<div class="pr-remediation"><strong>What to do:</strong> '
-            f"{escape(f.remediation)}</div>"
+            f"{escape(_text(f.remediation, _MAX_TEXT_CHARS))}</div>"
         )
-    for item in f.evidence:
-        parts.append(_table_html(item) if isinstance(item, Table) else _chart_html(item))
+    evidence = _sequence(f.evidence)
+    parts.extend(_evidence_html(item) for item in evidence[:_MAX_LIST_ITEMS])
+    if len(evidence) > _MAX_LIST_ITEMS:
+        parts.append(
+            _note(
+                f"{len(evidence) - _MAX_LIST_ITEMS:,} more evidence items are in results.json, "
+                "not shown here."
+            )
+        )
     if f.thresholds:
+        thresholds = _mapping(f.thresholds)
         parts.append(
             _table_html(
                 Table(
                     title="Thresholds used",
                     columns=["name", "value"],
-                    rows=[[k, _text(v)] for k, v in f.thresholds.items()],
-                )
+                    rows=[[k, _text(v)] for k, v in islice(thresholds.items(), _MAX_TABLE_ROWS)],
+                ),
+                total_rows=len(thresholds),
             )
         )
     if f.error:
-        parts.append(f'<pre class="pr-error-trace">{escape(f.error)}</pre>')
-    meta = [f"probe {escape(f.probe)}"] if f.probe else []
-    if f.duration_s:
+        trace = _text(f.error, len(f.error) if isinstance(f.error, str) else _MAX_TRACE_CHARS)
+        if len(trace) > _MAX_TRACE_CHARS:
+            trace = "…" + trace[-(_MAX_TRACE_CHARS - 1) :]
+        parts.append(f'<pre class="pr-error-trace">{escape(trace)}</pre>')
+    meta = [f"probe {escape(_text(f.probe, _MAX_NAME_CHARS))}"] if f.probe else []
+    if _is_number(f.duration_s) and math.isfinite(f.duration_s) and f.duration_s:
         meta.append(f"{f.duration_s:.2f} s")
     if meta:
         parts.append(f'<p class="pr-meta">{" &middot; ".join(meta)}</p>')
@@ -216,24 +333,76 @@ def finding_html(finding: Finding) -> str:
     return "\n".join(parts)
 
 
+def pct(value: float) -> str:
+    """A score as a whole percentage, rounded half up (0.125 -> "13%", not banker's "12%").
+
+    A score that is not a finite number (e.g. null in a results.json) shows as "n/a".
+    """
+    if not _is_number(value) or not math.isfinite(value):
+        return "n/a"
+    return f"{math.floor(100 * value + 0.5 + 1e-9):.0f}%"
+
+
 # -- pieces -------------------------------------------------------------------------------
 
 
-def _table_html(table: Table) -> str:
-    head = "".join(f"<th>{escape(c)}</th>" for c in table.columns)
+def _note(text: str) -> str:
+    return f'<p class="pr-meta">{escape(text)}</p>'
+
+
+def _check_row(check: Any) -> list[Any]:
+    status = getattr(check, "status", None)
+    return [
+        getattr(check, "name", check),
+        status.label if isinstance(status, Status) else status,
+        getattr(check, "measured", None),
+        getattr(check, "threshold", None),
+        getattr(check, "message", None),
+    ]
+
+
+def _evidence_html(item: Any) -> str:
+    """One evidence item; whatever it holds, a note rather than an exception."""
+    try:
+        if isinstance(item, Table):
+            return _table_html(item)
+        if isinstance(item, Chart):
+            return _chart_html(item)
+        return _note(f"An evidence item of unknown kind ({type(item).__name__}) is not shown.")
+    except Exception as exc:  # untrusted data must not take the report down with it
+        return _note(f"This evidence item could not be rendered: {_error_text(exc)}.")
+
+
+def _table_html(table: Table, total_rows: int | None = None) -> str:
+    columns = _sequence(table.columns)
+    rows = _sequence(table.rows)
+    total = len(rows) if total_rows is None else total_rows
+    width = len(columns)
     body = []
-    for row in table.rows[:_MAX_TABLE_ROWS]:
-        cells = "".join(
-            f'<td class="pr-num">{_text(v)}</td>'
-            if _is_number(v)
-            else f"<td>{escape(_text(v))}</td>"
-            for v in row
+    for row in rows[:_MAX_TABLE_ROWS]:
+        cells = _sequence(row) if isinstance(row, list | tuple) or _is_array(row) else [row]
+        width = max(width, len(cells))
+        body.append(
+            "<tr>"
+            + "".join(
+                f'<td class="pr-num">{escape(_text(v))}</td>'
+                if _is_number(v)
+                else f"<td>{escape(_text(v))}</td>"
+                for v in cells[:_MAX_TABLE_COLUMNS]
+            )
+            + "</tr>"
         )
-        body.append(f"<tr>{cells}</tr>")
-    more = len(table.rows) - _MAX_TABLE_ROWS
-    note = table.note + (f" ({more} more rows in results.json.)" if more > 0 else "")
-    caption = f"<caption>{escape(table.title)}</caption>" if table.title else ""
-    note_html = f'<p class="pr-meta">{escape(note)}</p>' if note else ""
+    head = "".join(
+        f"<th>{escape(_text(c, _MAX_HEADER_CHARS))}</th>" for c in columns[:_MAX_TABLE_COLUMNS]
+    )
+    notes = [_text(table.note, _MAX_TEXT_CHARS)] if table.note else []
+    if total > _MAX_TABLE_ROWS:
+        notes.append(f"({total - _MAX_TABLE_ROWS:,} more rows in results.json.)")
+    if width > _MAX_TABLE_COLUMNS:
+        notes.append(f"({width - _MAX_TABLE_COLUMNS:,} more columns in results.json.)")
+    title = _text(table.title, _MAX_TEXT_CHARS) if table.title else ""
+    caption = f"<caption>{escape(title)}</caption>" if title else ""
+    note_html = _note(" ".join(notes)) if notes else ""
     return (
         f'<table class="pr-table">{caption}<thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>{note_html}"
@@ -241,71 +410,418 @@ def _table_html(table: Table) -> str:
 
 
 def _chart_html(chart: Chart) -> str:
-    png = base64.b64encode(_draw(chart)).decode("ascii")
-    note = f" {escape(chart.note)}" if chart.note else ""
-    return (
-        f'<figure class="pr-figure"><img alt="{escape(chart.title)}" '
-        f'src="data:image/png;base64,{png}"/>'
-        f"<figcaption>{escape(chart.title)}.{note}</figcaption></figure>"
+    title = _text(chart.title, _MAX_TEXT_CHARS) if chart.title else "Figure"
+    try:
+        plot = _plot(chart)
+        png = _draw(plot) if plot.series else None
+        notes = plot.notes
+    except Exception as exc:  # untrusted data must not take the report down with it
+        png, notes = None, [f"This figure could not be drawn: {_error_text(exc)}."]
+    if png is None and not notes:
+        notes = ["Nothing to draw."]
+    note = _text(chart.note, _MAX_TEXT_CHARS) if chart.note else ""
+    caption = " ".join(escape(t) for t in (f"{title}.", note, *notes) if t)
+    img = (
+        f'<img alt="{escape(title)}" src="data:image/png;base64,'
+        f'{base64.b64encode(png).decode("ascii")}"/>'
+        if png is not None
+        else ""
+    )
+    return f'<figure class="pr-figure">{img}<figcaption>{caption}</figcaption></figure>'
+
+
+@dataclass
+class _Series:
+    label: str
+    x: np.ndarray  # bar positions, bin edges or abscissae
+    y: np.ndarray  # bar lengths, one value per bin, ordinates
+
+
+@dataclass
+class _Plot:
+    """What a chart draws, bounded: at most _MAX_SERIES series of bounded length, plain labels."""
+
+    chart: str
+    title: str
+    xlabel: str
+    ylabel: str
+    series: list[_Series] = field(default_factory=list)
+    ticks: list[float] = field(default_factory=list)
+    tick_labels: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _plot(chart: Chart) -> _Plot:
+    """Check and bound a chart's data; what cannot be drawn is left out and said in notes."""
+    import numpy as np
+
+    plot = _Plot(
+        chart=str(chart.chart),
+        title=_figure_text(chart.title, _MAX_FIGURE_TITLE_CHARS),
+        xlabel=_figure_text(chart.xlabel, _MAX_AXIS_LABEL_CHARS),
+        ylabel=_figure_text(chart.ylabel, _MAX_AXIS_LABEL_CHARS),
+    )
+    if plot.chart not in ("barh", "hist", "line"):
+        plot.notes.append(f"Unknown chart type {_text(chart.chart, _MAX_LABEL_CHARS)!r}.")
+        return plot
+    x = _sequence(chart.x)
+    n = len(x)
+    expected = n - 1 if plot.chart == "hist" else n
+    what = {"barh": "labels", "hist": "bins", "line": "points"}[plot.chart]
+    series = _mapping(chart.series)
+    if len(series) > _MAX_SERIES:
+        plot.notes.append(f"{len(series) - _MAX_SERIES:,} more series not shown.")
+    named: list[tuple[str, np.ndarray]] = []
+    for name, values in islice(series.items(), _MAX_SERIES):
+        values = _sequence(values)
+        if len(values) != expected or expected <= 0:
+            plot.notes.append(
+                f"Series {_text(name, _MAX_LABEL_CHARS)!r} has {len(values):,} values for "
+                f"{max(expected, 0):,} {what}: not drawn."
+            )
+            continue
+        named.append((_figure_text(name, _MAX_LABEL_CHARS, legend=True), _floats(values)))
+    if not named:
+        return plot
+    bad = sum(int(np.count_nonzero(np.isnan(y))) for _, y in named)
+    if plot.chart == "barh":
+        _bars(plot, x, named)
+    elif plot.chart == "hist":
+        _bins(plot, x, named)
+    else:
+        _lines(plot, x, named)
+    if bad:
+        plot.notes.append(
+            f"{bad:,} missing, non-finite or out-of-range values (beyond ±{_MAX_ABS_VALUE:g}) "
+            "not drawn."
+        )
+    return plot
+
+
+def _bars(plot: _Plot, x: Sequence[Any], named: list[tuple[str, np.ndarray]]) -> None:
+    """At most _MAX_BARS labels: the largest |value| in any series, kept in the given order."""
+    import numpy as np
+
+    n = len(x)
+    keep = np.arange(n)
+    other: list[float] | None = None
+    if n > _MAX_BARS:
+        stacked = np.vstack([y for _, y in named])
+        with np.errstate(invalid="ignore"):
+            score = np.nan_to_num(np.abs(stacked), nan=-1.0).max(axis=0)
+        keep = np.sort(np.argsort(-score, kind="stable")[:_MAX_BARS])
+        rest = n - _MAX_BARS
+        finite = stacked[~np.isnan(stacked)]
+        additive = bool(
+            finite.size
+            and (finite >= 0).all()
+            and (
+                (finite == np.round(finite)).all() or (np.nansum(stacked, axis=1) <= 1 + 1e-6).all()
+            )
+        )
+        if additive:
+            mask = np.ones(n, dtype=bool)
+            mask[keep] = False
+            other = [float(np.nansum(y[mask])) for _, y in named]
+            plot.notes.append(
+                f"The {_MAX_BARS} largest of {n:,} labels are drawn; the other {rest:,} are "
+                'summed in "other".'
+            )
+        else:
+            plot.notes.append(
+                f"The {_MAX_BARS} largest of {n:,} labels (by absolute value) are drawn; "
+                f"{rest:,} more not shown."
+            )
+    labels = [_figure_text(x[int(i)], _MAX_LABEL_CHARS) for i in keep]
+    if other is not None:
+        labels.append(f"other ({n - _MAX_BARS:,} more)")
+    bars = len(labels)
+    plot.ticks = [float(p) for p in range(bars)]
+    plot.tick_labels = labels
+    positions = np.arange(bars, dtype=float)
+    for i, (label, y) in enumerate(named):
+        values = y[keep]
+        if other is not None:
+            values = np.append(values, other[i])
+        plot.series.append(_Series(label, positions, values))
+
+
+def _bins(plot: _Plot, x: Sequence[Any], named: list[tuple[str, np.ndarray]]) -> None:
+    """A histogram on at most _MAX_BINS bins: adjacent bins merged, width-weighted."""
+    import numpy as np
+
+    edges = _floats(x)
+    if np.isnan(edges).any() or (np.diff(edges) < 0).any():
+        plot.notes.append("The bin edges are not increasing finite numbers: not drawn.")
+        return
+    bins = len(edges) - 1
+    if bins > _MAX_BINS:
+        group = math.ceil(bins / _MAX_BINS)
+        starts = np.arange(0, bins, group)
+        widths = np.diff(edges)
+        merged_edges = np.append(edges[starts], edges[-1])
+        for label, y in named:
+            valid = ~np.isnan(y)
+            weight = np.add.reduceat(np.where(valid, widths, 0.0), starts)
+            mass = np.add.reduceat(np.where(valid, y * widths, 0.0), starts)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                merged = np.where(weight > 0, mass / np.where(weight > 0, weight, 1.0), np.nan)
+            plot.series.append(_Series(label, merged_edges, merged))
+        plot.notes.append(f"{bins:,} bins merged into {len(starts):,} for drawing.")
+        return
+    plot.series = [_Series(label, edges, y) for label, y in named]
+
+
+def _lines(plot: _Plot, x: Sequence[Any], named: list[tuple[str, np.ndarray]]) -> None:
+    """Lines of at most _MAX_POINTS points: the min and max of each bucket are kept."""
+    import numpy as np
+
+    n = len(x)
+    if all(_is_number(v) for v in x):
+        xs = _floats(x)
+    else:  # labels, not numbers: draw by position, name a few ticks
+        xs = np.arange(n, dtype=float)
+        step = max(1, math.ceil(n / _MAX_TICK_LABELS))
+        plot.ticks = [float(i) for i in range(0, n, step)]
+        plot.tick_labels = [_figure_text(x[i], _MAX_LABEL_CHARS) for i in range(0, n, step)]
+    buckets = _MAX_POINTS // 2
+    if n <= _MAX_POINTS:
+        plot.series = [_Series(label, xs, y) for label, y in named]
+        return
+    bounds = np.linspace(0, n, buckets + 1).astype(int)
+    for label, y in named:
+        low = np.where(np.isnan(y), np.inf, y)
+        high = np.where(np.isnan(y), -np.inf, y)
+        keep: set[int] = set()
+        for start, stop in pairwise(bounds):
+            if stop > start:
+                keep.add(int(start + np.argmin(low[start:stop])))
+                keep.add(int(start + np.argmax(high[start:stop])))
+        index = np.array(sorted(keep))
+        plot.series.append(_Series(label, xs[index], y[index]))
+    plot.notes.append(
+        f"{n:,} points drawn as the minimum and maximum of each of {buckets:,} buckets."
     )
 
 
-def _draw(chart: Chart) -> bytes:
-    """Draw a chart to PNG bytes (Agg, no display needed)."""
+def _draw(plot: _Plot) -> bytes:
+    """Draw a bounded plot to PNG bytes (Agg, no display needed), all text as plain text."""
+    import matplotlib
     from matplotlib.figure import Figure
 
-    names = list(chart.series)
-    height = 3.0 if chart.chart != "barh" else max(2.2, 0.28 * len(chart.x) + 1.0)
-    fig = Figure(figsize=(7.0, height), dpi=110)
-    ax = fig.add_subplot()
-    if chart.chart == "barh":
-        n = len(names)
-        width = 0.8 / max(n, 1)
-        positions = list(range(len(chart.x)))
-        for i, name in enumerate(names):
-            ax.barh(
-                [p + (i - (n - 1) / 2) * width for p in positions],
-                chart.series[name],
-                height=width,
-                label=name,
-            )
-        ax.set_yticks(positions, [str(x) for x in chart.x])
-        ax.invert_yaxis()
-    elif chart.chart == "hist":
-        edges = [float(e) for e in chart.x]
-        for name in names:
-            ax.stairs(chart.series[name], edges, label=name, linewidth=1.6)
-    else:
-        for name in names:
-            ax.plot(chart.x, chart.series[name], label=name)
-    ax.set_xlabel(chart.xlabel)
-    ax.set_ylabel(chart.ylabel)
-    ax.set_title(chart.title, fontsize=10)
-    if len(names) > 1:
-        ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    # Local to this drawing (never the global rcParams): the user's matplotlibrc must not turn
+    # data into mathtext or TeX; every text of ours says parse_math=False as well.
+    plain_rc: dict[Any, Any] = {
+        "text.parse_math": False,
+        "text.usetex": False,
+        "axes.formatter.use_mathtext": False,  # else offsets read "$\times10^{5}$"
+    }
+    with matplotlib.rc_context(plain_rc), warnings.catch_warnings():
+        # Missing glyphs and overflow in tick maths are the data's oddities, not the reader's.
+        warnings.simplefilter("ignore")
+        bars = len(plot.ticks) if plot.chart == "barh" else 0
+        height = (
+            3.0 if plot.chart != "barh" else min(_MAX_FIGURE_HEIGHT, max(2.2, 0.28 * bars + 1.0))
+        )
+        fig = Figure(figsize=(7.0, height), dpi=110)
+        ax = fig.add_subplot()
+        plain: dict[str, Any] = {"parse_math": False, "usetex": False}
+        if plot.chart == "barh":
+            n = len(plot.series)
+            width = 0.8 / max(n, 1)
+            for i, s in enumerate(plot.series):
+                ax.barh(s.x + (i - (n - 1) / 2) * width, s.y, height=width, label=s.label)
+            ax.set_yticks(plot.ticks, plot.tick_labels, **plain)
+            ax.invert_yaxis()
+        elif plot.chart == "hist":
+            for s in plot.series:
+                ax.stairs(s.y, s.x, label=s.label, linewidth=1.6)
+        else:
+            for s in plot.series:
+                ax.plot(s.x, s.y, label=s.label)
+            if plot.tick_labels:
+                ax.set_xticks(plot.ticks, plot.tick_labels, rotation=30, ha="right", **plain)
+        ax.set_xlabel(plot.xlabel, **plain)
+        ax.set_ylabel(plot.ylabel, **plain)
+        ax.set_title(plot.title, fontsize=10, **plain)
+        if len(plot.series) > 1:
+            for text in ax.legend(fontsize=8).get_texts():
+                text.set_parse_math(False)
+                text.set_usetex(False)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
     return buffer.getvalue()
 
 
+# -- values as text -----------------------------------------------------------------------
+
+
+def _floats(values: Sequence[Any]) -> np.ndarray:
+    """Values as floats; missing, non-numeric, non-finite or beyond ±1e100 become NaN."""
+    import numpy as np
+
+    try:
+        array = np.asarray(values, dtype=float)
+        if array.ndim != 1:
+            raise ValueError("not one-dimensional")
+    except (TypeError, ValueError, OverflowError):
+        array = np.array([_float(v) for v in values], dtype=float)
+    with np.errstate(invalid="ignore"):
+        array[~(np.abs(array) <= _MAX_ABS_VALUE)] = np.nan
+    return array
+
+
+def _float(value: Any) -> float:
+    if not _is_number(value):
+        return math.nan
+    try:
+        return float(value)
+    except (OverflowError, TypeError, ValueError):
+        return math.nan
+
+
+def _figure_text(value: Any, limit: int, *, legend: bool = False) -> str:
+    """Text for a figure: one line, short, control characters visible."""
+    text = visible(" ".join(_text(value, limit).split()))
+    # matplotlib leaves labels starting with "_" out of legends.
+    return " " + text if legend and text.startswith("_") else text
+
+
+def _error_text(exc: BaseException) -> str:
+    return _text(f"{type(exc).__name__}: {exc}", _MAX_CELL_CHARS)
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A real number (numpy's included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, limit: int = _MAX_CELL_CHARS) -> str:
+    """A value as at most ``limit`` characters of text (not yet escaped).
+
+    None is "—", NaN "n/a"; huge numbers are written in short scientific notation; lists and
+    dicts as JSON, stopping once ``limit`` is reached however large they are.
+    """
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return _number_text(value)
+    if isinstance(value, numbers.Integral):  # numpy's integers
+        return _number_text(int(value))
+    if isinstance(value, numbers.Real):  # numpy's floats of other widths, fractions
+        return _number_text(float(value))
+    if isinstance(value, str):
+        return _clip(value, limit)
+    if isinstance(value, dict | list | tuple):
+        return _clip("".join(_take(_json_chunks(value, 0), limit + 1)), limit)
+    try:
+        text = str(value)
+    except Exception:  # an object whose str() fails is still shown as something
+        text = f"<{type(value).__name__}>"
+    return _clip(text, limit)
+
+
+def _number_text(value: int | float) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "n/a"
         return f"{value:.4g}"
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
-    return str(value)
+    if -(10**15) < value < 10**15:
+        return str(value)
+    try:
+        return f"{float(value):.4g}"
+    except OverflowError:  # beyond float, and str() of an int of 4,300+ digits raises
+        exponent = math.floor(math.log10(abs(value)))
+        mantissa = f"{10 ** (math.log10(abs(value)) - exponent):.4g}"
+        if mantissa == "10":
+            mantissa, exponent = "1", exponent + 1
+        return f"{'-' if value < 0 else ''}{mantissa}e+{exponent}"
 
 
-def pct(value: float) -> str:
-    """A score as a whole percentage, rounded half up (0.125 -> "13%", not banker's "12%")."""
-    return f"{math.floor(100 * value + 0.5 + 1e-9):.0f}%"
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def _take(chunks: Iterator[str], limit: int) -> Iterator[str]:
+    """Chunks until their total length reaches ``limit``."""
+    used = 0
+    for chunk in chunks:
+        yield chunk
+        used += len(chunk)
+        if used >= limit:
+            return
+
+
+def _json_chunks(value: Any, depth: int) -> Iterator[str]:
+    """JSON text of ``value``, lazily, so that only what is shown is ever built."""
+    if depth > 20:
+        yield "…"
+    elif isinstance(value, dict):
+        yield "{"
+        for i, (k, v) in enumerate(value.items()):
+            yield ", " if i else ""
+            yield json.dumps(_text(k, _MAX_CELL_CHARS))
+            yield ": "
+            yield from _json_chunks(v, depth + 1)
+        yield "}"
+    elif isinstance(value, list | tuple):
+        yield "["
+        for i, v in enumerate(value):
+            yield ", " if i else ""
+            yield from _json_chunks(v, depth + 1)
+        yield "]"
+    elif value is None or isinstance(value, bool):
+        yield json.dumps(value)
+    elif isinstance(value, numbers.Real):
+        yield _text(value)
+    else:
+        yield json.dumps(_text(value, _MAX_CELL_CHARS), ensure_ascii=False)
+
+
+def _join(items: Any, limit: int = _MAX_TEXT_CHARS) -> str:
+    """``items`` joined with ", ", at most ``limit`` characters, then "… (K more)"."""
+    if items is None or isinstance(items, str):
+        return _text(items, limit) if items else ""
+    values = _sequence(items) if isinstance(items, list | tuple) else list(_bounded(items))
+    shown: list[str] = []
+    used = 0
+    for value in values:
+        text = _text(value, _MAX_NAME_CHARS)
+        if used + len(text) > limit and shown:
+            return ", ".join(shown) + f", … ({len(values) - len(shown):,} more)"
+        shown.append(text)
+        used += len(text) + 2
+    return ", ".join(shown)
+
+
+def _bounded(items: Iterable[Any]) -> Iterator[Any]:
+    return islice(items, 10_000)
+
+
+def _sequence(value: Any) -> Sequence[Any]:
+    """A list or tuple as it is, a 1-d array as a list; None as []; anything else as [value]."""
+    if isinstance(value, list | tuple):
+        return value
+    if value is None or (isinstance(value, str) and not value):
+        return []
+    if _is_array(value):
+        return list(value.tolist())
+    return [value]
+
+
+def _is_array(value: Any) -> bool:
+    """A one-dimensional numpy array or pandas Series (what a plug-in may pass for a list)."""
+    return getattr(value, "ndim", None) == 1 and hasattr(value, "tolist")
+
+
+def _mapping(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _min_score(policy: Any) -> float:
+    value = _mapping(policy).get("min_score", 0)
+    return float(value) if _is_number(value) else math.nan

@@ -16,7 +16,10 @@ printed. So the exporter produces one self-contained HTML file:
   Content-Security-Policy ``<meta>`` that allows inline styles and ``data:`` images only, and
   scripts only with a nonce drawn afresh for every render; ``<meta>``, ``<base>`` and ``<link>``
   elements outside the document head (which the policy does not govern, e.g. a meta refresh)
-  are removed.
+  are removed;
+* no invisible characters: control characters (ANSI escapes included), bidirectional overrides
+  and lone surrogates left in the page by any output (or the title) are written out visibly as
+  ``\\x1b`` (:func:`prodready.views.visible`), so the file is valid UTF-8 and shows what it holds.
 
 ``jupyter nbconvert --to prodready notebook.ipynb`` uses the same exporter (entry point
 ``nbconvert.exporters``), and :func:`render_html` is the in-process shortcut.
@@ -36,6 +39,7 @@ from traitlets import default, validate
 from traitlets.config import Config
 
 from prodready._paths import templates_dir
+from prodready.views import visible
 
 __all__ = [
     "DEFAULT_TITLE",
@@ -76,6 +80,8 @@ _STATIC_PRIORITY = (
     "text/vnd.mermaid",
     "text/plain",
 )
+#: The longest title shown; a longer one is cut with "…".
+_MAX_TITLE_CHARS = 200
 #: Elements that only belong in the document head and that a CSP ``<meta>`` does not govern.
 _HEAD_ONLY_ELEMENTS = ("meta", "base", "link")
 
@@ -92,14 +98,17 @@ def report_title(notebook: nbformat.NotebookNode) -> str:
         notebook: the executed assessment notebook.
 
     Returns:
-        The title as plain text (the template escapes it).
+        The title as plain text on one line (the template escapes it), at most 200 characters,
+        control characters written out visibly (``\\x1b``).
     """
     metadata = notebook.get("metadata", {}) or {}
     section = metadata.get("prodready", {}) if isinstance(metadata, dict) else {}
     title = section.get("title") if isinstance(section, dict) else None
     if title is None:
         return DEFAULT_TITLE
-    text = str(title).strip()
+    text = " ".join(visible(str(title)).split())
+    if len(text) > _MAX_TITLE_CHARS:
+        text = text[: _MAX_TITLE_CHARS - 1] + "…"
     return text or DEFAULT_TITLE
 
 
@@ -295,7 +304,8 @@ class ProdreadyHTMLExporter(HTMLExporter):  # type: ignore[misc]
             "csp": content_security_policy(nonce),
         }
         html, out_resources = super().from_notebook_node(nb, resources, **kw)
-        return _drop_head_only_elements_outside_head(html), out_resources
+        # Last pass: nothing invisible or unencodable reaches the file, whatever output held it.
+        return visible(_drop_head_only_elements_outside_head(html)), out_resources
 
 
 def _with_first(item: str, values: list[str]) -> list[str]:

@@ -10,6 +10,10 @@ ranges in ``__post_init__`` with :func:`require`; either way a mistake is a
 
 from __future__ import annotations
 
+import math
+import numbers
+import re
+import reprlib
 import types
 import typing
 from collections.abc import Mapping
@@ -18,18 +22,70 @@ from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 from prodready._exceptions import SpecError
 
-__all__ = ["quote", "read_settings", "require"]
+__all__ = ["first_line", "is_integer", "is_real", "key_text", "quote", "read_settings", "require"]
 
 S = TypeVar("S")
 
 #: Longest part of a user's value quoted in an error message: a message must stay one line.
 _QUOTE_MAX = 80
+#: Longest part of a library's message (an exception's text) kept in one of ours.
+_LIBRARY_MAX = 160
+#: Containers are shown by their first items only: their full repr may be huge.
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 2
+_REPR.maxtuple = _REPR.maxlist = _REPR.maxarray = _REPR.maxset = _REPR.maxfrozenset = 6
+_REPR.maxdeque = _REPR.maxdict = 4
+_REPR.maxstring = _REPR.maxother = 40
+_REPR.maxlong = 40
+# A key of a mapping shown as it is in a dotted field name (``monitoring.alpha``); any other
+# key is quoted.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}\Z")
 
 
 def quote(value: Any, limit: int = _QUOTE_MAX) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for error messages about user input."""
-    text = repr(value)
+    """``repr(value)`` cut to ``limit`` characters, for error messages about user input.
+
+    Never more than one line and never costly: a long string or a big container is not
+    rendered in full first (a spec's value may be megabytes, or nested without end).
+    """
+    if isinstance(value, str):
+        text = repr(value[:limit])  # the repr of a prefix: never copies a huge string
+    elif isinstance(value, bool | float | type(None)):
+        text = repr(value)
+    elif isinstance(value, int):
+        # str() of an int past 4300 digits raises; a long one is not worth printing anyway.
+        digits = math.floor(value.bit_length() * math.log10(2)) + 1
+        text = repr(value) if digits <= limit else f"<an integer of about {digits} digits>"
+    else:
+        try:
+            text = _REPR.repr(value)
+        except Exception:  # a user's object whose __repr__ fails
+            text = f"<{type(value).__name__} object>"
+        text = " ".join(text.split()) if ("\n" in text or "\r" in text) else text
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def first_line(text: str, limit: int = _LIBRARY_MAX) -> str:
+    """The first non-empty line of ``text`` (e.g. a library's exception message), cut."""
+    line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def key_text(key: Any) -> str:
+    """A mapping key as a part of a dotted field name: ``alpha`` as it is, others quoted."""
+    if isinstance(key, str) and _PLAIN_KEY.match(key):
+        return key
+    return quote(key, 40)
+
+
+def is_integer(value: Any) -> bool:
+    """An integer (Python's or numpy's), but not a bool (``True == 1`` in Python)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value: Any) -> bool:
+    """A real number (int or float, Python's or numpy's), but not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def require(ok: bool, field: str, problem: str, expected: str) -> None:
@@ -65,7 +121,7 @@ def read_settings(cls: type[S], value: Any, section: str, source: str) -> S:
             raise SpecError(
                 "unknown key",
                 source=source,
-                field=f"{section}.{str(key)[:_QUOTE_MAX]}",
+                field=f"{section}.{key_text(key)}",
                 expected="one of " + ", ".join(sorted(names)),
             )
         kwargs[key] = _convert(item, hints[key], f"{section}.{key}", source)
@@ -93,17 +149,28 @@ def _convert(item: Any, kind: Any, field: str, source: str) -> Any:
         expected = " or ".join(_expected(o) for o in options if o is not type(None))
         raise SpecError(f"is {quote(item)}", source=source, field=field, expected=expected)
     origin = get_origin(kind)
-    is_number = isinstance(item, int | float) and not isinstance(item, bool)
-    if kind is float and is_number:
-        return float(item)
-    if kind is int and is_number and float(item).is_integer():
+    # A bool is never a number here (True == 1 in Python), and a float field never takes
+    # NaN or an infinity: every limit and threshold must be a finite number.
+    if kind is float and is_real(item):
+        try:
+            number = float(item)
+        except OverflowError:  # an int too large for a float
+            number = math.inf
+        if math.isfinite(number):
+            return number
+    if kind is int and is_integer(item):
+        return int(item)
+    if kind is int and isinstance(item, float) and math.isfinite(item) and item.is_integer():
         return int(item)
     if kind is bool and isinstance(item, bool):
         return item
     if kind is str and isinstance(item, str):
         return item
-    if origin is typing.Literal and item in get_args(kind):
-        return item
+    if origin is typing.Literal:
+        # By type too: Literal[1] must not take True, nor Literal["a"] anything but "a".
+        for option in get_args(kind):
+            if type(item) is type(option) and item == option:
+                return option
     if origin is list and isinstance(item, list) and all(isinstance(v, str) for v in item):
         return list(item)
     raise SpecError(f"is {quote(item)}", source=source, field=field, expected=_expected(kind))
@@ -120,5 +187,5 @@ def _expected(kind: Any) -> str:
         return "one of " + ", ".join(str(a) for a in get_args(kind))
     if get_origin(kind) is list:
         return "a list of strings"
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    names = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string"}
     return names.get(kind, str(kind))

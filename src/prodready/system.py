@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import math
+import os
 import re
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -29,6 +32,7 @@ from prodready._exceptions import (
     ModelLoadError,
     SpecError,
 )
+from prodready._settings import first_line, is_integer, is_real, key_text, quote
 
 __all__ = [
     "Artifact",
@@ -53,6 +57,10 @@ _MODEL_SUFFIXES: dict[str, ModelFormat] = {
     ".pickle": "pickle",
 }
 _HOOK_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+#: Longest time a probe may be given, and a model server's answer awaited: one day.
+MAX_TIMEOUT_S = 86_400.0
+#: ``policy.seed`` seeds numpy's generators, which take integers from 0 to 2**32 - 1.
+_SEED_LIMIT = 2**32
 
 
 @dataclass(frozen=True)
@@ -73,12 +81,14 @@ class Endpoint:
     timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
-        _check(self.protocol == "mlflow", "endpoint.protocol", f"is {self.protocol!r}", "mlflow")
         _check(
-            self.timeout_s > 0,
+            self.protocol == "mlflow", "endpoint.protocol", f"is {quote(self.protocol)}", "mlflow"
+        )
+        _check(
+            _seconds(self.timeout_s),
             "endpoint.timeout_s",
-            f"is {self.timeout_s}",
-            "a number of seconds > 0",
+            f"is {quote(self.timeout_s)}",
+            f"a number of seconds > 0 and at most {MAX_TIMEOUT_S:,.0f} (one day)",
         )
 
 
@@ -123,22 +133,30 @@ class Policy:
     gate: Literal["blocking", "advisory"] = "blocking"
 
     def __post_init__(self) -> None:
+        # Checked here rather than only when read from a spec: Python builds a Policy too.
+        # Not a bool (True == 1), never NaN or infinite.
         _check(
-            self.probe_timeout_s > 0,
+            _seconds(self.probe_timeout_s),
             "policy.probe_timeout_s",
-            f"is {self.probe_timeout_s}",
-            "a number of seconds > 0",
+            f"is {quote(self.probe_timeout_s)}",
+            f"a number of seconds > 0 and at most {MAX_TIMEOUT_S:,.0f} (one day)",
         )
         _check(
-            0 <= self.min_score <= 1,
+            is_real(self.min_score) and 0 <= self.min_score <= 1,
             "policy.min_score",
-            f"is {self.min_score}",
+            f"is {quote(self.min_score)}",
             "a number between 0 and 1",
         )
         _check(
-            self.gate in ("blocking", "advisory"),
+            is_integer(self.seed) and 0 <= self.seed < _SEED_LIMIT,
+            "policy.seed",
+            f"is {quote(self.seed)}",
+            f"an integer from 0 to {_SEED_LIMIT - 1}",
+        )
+        _check(
+            isinstance(self.gate, str) and self.gate in ("blocking", "advisory"),
             "policy.gate",
-            f"is {self.gate!r}",
+            f"is {quote(self.gate)}",
             "blocking or advisory",
         )
 
@@ -196,18 +214,20 @@ class System:
         current: str | Path | None = None,
         model_format: ModelFormat | None = None,
         trusted: Sequence[str] = (),
+        model_field: str = "model.path",
         **kwargs: Any,
     ) -> System:
         """Load the model and data files and build a validated System.
 
         ``model`` is a path (.skops, .joblib, .pkl) or an MLflow model URI ("models:/name/1",
         "runs:/...", or a directory holding an MLmodel file). ``trusted`` lists extra types
-        a .skops file may contain (see :func:`load_model`). Other keyword arguments go to
+        a .skops file may contain (see :func:`load_model`); ``model_field`` names the spec
+        field that gave ``model`` in error messages. Other keyword arguments go to
         :class:`System`.
         """
         source = str(kwargs.get("source", "<python>"))
         loaded_model, model_artifact = load_model(
-            model, format=model_format, trusted=trusted, source=source
+            model, format=model_format, trusted=trusted, source=source, field_name=model_field
         )
         ref, ref_art = load_table(reference, field_name="data.reference", source=source)
         cur, cur_art = (None, None)
@@ -267,9 +287,9 @@ class System:
         spec = self.hooks.get(name)
         if spec is None:
             raise SpecError(
-                f"no hook {name!r} is defined",
+                f"no hook {quote(name)} is defined",
                 source=self.source,
-                field=f"hooks.{name}",
+                field=f"hooks.{key_text(name)}",
                 expected='"module:function"',
             )
         module_name, func_name = spec.split(":")
@@ -277,16 +297,16 @@ class System:
             func = getattr(importlib.import_module(module_name), func_name)
         except (ImportError, AttributeError) as exc:
             raise SpecError(
-                f"cannot import {spec!r}: {exc}",
+                f"cannot import {quote(spec)}: {first_line(str(exc))}",
                 source=self.source,
-                field=f"hooks.{name}",
+                field=f"hooks.{key_text(name)}",
                 expected="an importable module:function",
             ) from exc
         if not callable(func):
             raise SpecError(
-                f"{spec!r} is not callable",
+                f"{quote(spec)} is not callable",
                 source=self.source,
-                field=f"hooks.{name}",
+                field=f"hooks.{key_text(name)}",
                 expected="a function",
             )
         return func  # type: ignore[no-any-return]
@@ -347,31 +367,44 @@ class System:
                 )
             if len(frame) == 0:
                 raise DataError(f"{self.source}: data.{name}: the data has no rows")
-        self._resolve_features()
-        self._check_target()
+        named = self._named_columns()  # before the features are resolved from the data
+        self._resolve_features(named)
+        self._check_target(named)
         self._resolve_task()
-        self._check_id_column()
+        self._check_id_column(named)
         from prodready.checklist import QUESTIONS
 
         keys = {q.key for q in QUESTIONS}
         for key in self.settings:
             if key not in keys:
                 raise self._err(
-                    str(key)[:80],
+                    key_text(key),
                     "is not the key of a checklist question",
                     "one of " + ", ".join(sorted(keys)),
                 )
         for hook_name, spec in self.hooks.items():
             if not isinstance(spec, str) or not _HOOK_RE.match(spec):
                 raise self._err(
-                    f"hooks.{hook_name}",
-                    f"is {spec!r}",
+                    f"hooks.{key_text(hook_name)}",
+                    f"is {quote(spec)}",
                     '"module:function", e.g. "mypackage.train:retrain"',
                 )
 
-    def _resolve_features(self) -> None:
+    def _named_columns(self) -> set[str]:
+        """The columns the spec (or the caller) and the model name, not read from the data.
+
+        A data file sharing none of them is not listed in messages (see _columns_listed).
+        """
+        model_features = getattr(self.model, "feature_names_in_", None)
+        given = [*(self.features or []), *(self.categorical or [])]
+        given += [] if model_features is None else list(model_features)
+        given += [c for c in (self.target, self.id_column) if c is not None]
+        return {str(c) for c in given}
+
+    def _resolve_features(self, named: set[str]) -> None:
         columns = list(self.reference.columns)
         model_features = getattr(self.model, "feature_names_in_", None)
+        given_categorical = self.categorical is not None
         if self.features is None:
             if model_features is not None:
                 self.features = [str(c) for c in model_features]
@@ -379,10 +412,17 @@ class System:
                 self.features = [c for c in columns if c != self.target]
         if not self.features:
             raise self._err("data.features", "no feature columns", "at least one column")
+        for field_name, names in (
+            ("data.features", self.features),
+            ("data.categorical", self.categorical or []),
+        ):
+            twice = _repeated(names)
+            if twice:
+                raise self._err(field_name, f"lists {_names(twice)} twice", "each column once")
         if self.target is not None and self.target in self.features:
             raise self._err(
                 "data.features",
-                f"the target {self.target!r} is listed as a feature",
+                f"the target {quote(self.target)} is listed as a feature",
                 "features and target to be different columns",
             )
         for name in ("reference", "current"):
@@ -394,7 +434,7 @@ class System:
                 raise self._err(
                     "data.features",
                     f"column(s) {_names(missing)} not in the {name} data",
-                    f"columns among {_names(list(frame.columns))}",
+                    _columns_listed(frame, "columns among", named),
                 )
         if model_features is not None and set(map(str, model_features)) != set(self.features):
             raise self._err(
@@ -403,12 +443,7 @@ class System:
                 "the same feature columns as the model",
             )
         if self.categorical is None:
-            self.categorical = [
-                c
-                for c in self.features
-                if not pd.api.types.is_numeric_dtype(self.reference[c])
-                or pd.api.types.is_bool_dtype(self.reference[c])
-            ]
+            self.categorical = [c for c in self.features if _not_numbers(self.reference[c])]
         unknown = [c for c in self.categorical if c not in self.features]
         if unknown:
             raise self._err(
@@ -416,14 +451,45 @@ class System:
                 f"{_names(unknown)} are not feature columns",
                 "a subset of the features",
             )
+        if given_categorical:
+            self._check_categorical()
 
-    def _check_id_column(self) -> None:
+    def _check_categorical(self) -> None:
+        """A given ``categorical`` must list every feature that does not hold numbers.
+
+        The drift tests compare the other columns as numbers (Kolmogorov-Smirnov), which
+        text, true/false values or categories are not, in the reference or the current data.
+        """
+        listed = set(self.categorical_columns)
+        for name in ("reference", "current"):
+            frame = getattr(self, name)
+            if frame is None:
+                continue
+            loose = [c for c in self.feature_columns if c not in listed and _not_numbers(frame[c])]
+            if not loose:
+                continue
+            kinds = {_holds(frame[c]) for c in loose}
+            what = kinds.pop() if len(kinds) == 1 else "values that are not numbers"
+            where = "" if name == "reference" else " in the current data"
+            problem = (
+                f"{_names(loose)} holds {what}{where} but is not listed"
+                if len(loose) == 1
+                else f"{_names(loose)} hold {what}{where} but are not listed"
+            )
+            raise self._err(
+                "data.categorical",
+                problem,
+                "every feature that does not hold numbers listed as categorical "
+                "(the drift tests compare the others as numbers)",
+            )
+
+    def _check_id_column(self, named: set[str]) -> None:
         if self.id_column is None:
             return
         if self.id_column in self.feature_columns or self.id_column == self.target:
             raise self._err(
                 "data.id",
-                f"{self.id_column!r} is a feature or the target",
+                f"{quote(self.id_column)} is a feature or the target",
                 "a column that only identifies rows",
             )
         for name in ("reference", "current"):
@@ -431,23 +497,23 @@ class System:
             if frame is not None and self.id_column not in frame.columns:
                 raise self._err(
                     "data.id",
-                    f"column {self.id_column!r} is not in the {name} data",
-                    f"one of {_names(list(frame.columns))}",
+                    f"column {quote(self.id_column)} is not in the {name} data",
+                    _columns_listed(frame, "one of", named),
                 )
 
-    def _check_target(self) -> None:
+    def _check_target(self, named: set[str]) -> None:
         if self.target is None:
             return
         if self.target not in self.reference.columns:
             raise self._err(
                 "data.target",
-                f"column {self.target!r} is not in the reference data",
-                f"one of {_names(list(self.reference.columns))}",
+                f"column {quote(self.target)} is not in the reference data",
+                _columns_listed(self.reference, "one of", named),
             )
         if self.reference[self.target].isna().any():
             raise DataError(
                 f"{self.source}: data.reference: the target column "
-                f"{self.target!r} has missing values"
+                f"{quote(self.target)} has missing values"
             )
 
     def _resolve_task(self) -> None:
@@ -463,11 +529,11 @@ class System:
         if self.task is None:
             self.task = inferred
         elif self.task not in ("binary", "multiclass", "regression"):
-            raise self._err("task", f"is {self.task!r}", "binary, multiclass or regression")
+            raise self._err("task", f"is {quote(self.task)}", "binary, multiclass or regression")
         elif (self.task == "regression") != (inferred == "regression"):
             raise self._err(
                 "task",
-                f"is {self.task!r} but the model is a "
+                f"is {quote(self.task)} but the model is a "
                 f"{'classifier' if is_classifier else 'regressor'}",
                 f"{inferred!r} for this model",
             )
@@ -480,6 +546,15 @@ class System:
             raise self._err(
                 "task", "is 'multiclass' but the model has 2 classes", "'binary' for this model"
             )
+        if self.is_classifier and not hasattr(self.model, "predict_proba"):
+            # Probes judge a classifier by its probabilities (ROC AUC, drift of the predicted
+            # probability, SHAP on the probability): labels alone cannot be judged that way.
+            raise self._err(
+                "model",
+                f"{_model_type(self.model)} is a classifier without predict_proba",
+                "a classifier with predict_proba "
+                "(wrap it in sklearn.calibration.CalibratedClassifierCV)",
+            )
         if self.target is None:
             return
         if self.task == "binary":
@@ -487,7 +562,7 @@ class System:
             if len(values) != 2:
                 raise self._err(
                     "data.target",
-                    f"column {self.target!r} has {len(values)} distinct values "
+                    f"column {quote(self.target)} has {len(values)} distinct values "
                     f"({_names([str(v) for v in values[:5]])})",
                     "exactly 2 for a binary classifier",
                 )
@@ -496,7 +571,7 @@ class System:
         ):
             raise self._err(
                 "data.target",
-                f"column {self.target!r} is not numeric",
+                f"column {quote(self.target)} is not numeric",
                 "numbers for a regression model",
             )
         if self.is_classifier and classes is not None:
@@ -530,34 +605,38 @@ def load_table(
 ) -> tuple[pd.DataFrame, Artifact]:
     """Read a CSV (.csv, .csv.gz) or Parquet (.parquet, .pq) file into a DataFrame."""
     path = Path(path)
-    if not path.is_file():
+    shown = quote_path(path)
+    _require_file(path, field_name, source, "a readable CSV or Parquet file")
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    if path.suffix.lower() in (".parquet", ".pq"):
+        kind = "Parquet"
+    elif path.suffix.lower() == ".csv" or suffixes.endswith(".csv.gz"):
+        kind = "CSV"
+    else:
         raise SpecError(
-            f"file {str(path)!r} does not exist",
+            f"{quote(path.name)} has an unknown file type",
             source=source,
             field=field_name,
-            expected="a readable CSV or Parquet file",
+            expected="a .csv, .csv.gz, .parquet or .pq file",
         )
-    suffixes = "".join(path.suffixes[-2:]).lower()
+    if _size(path) == 0:
+        raise DataError(f"{source}: {field_name}: {shown} is empty (0 bytes)")
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if kind == "Parquet":
             frame, fmt = pd.read_parquet(path), "parquet"
-        elif path.suffix.lower() == ".csv" or suffixes.endswith(".csv.gz"):
-            frame, fmt = pd.read_csv(path), "csv"
         else:
-            raise SpecError(
-                f"{path.name!r} has an unknown file type",
-                source=source,
-                field=field_name,
-                expected="a .csv, .csv.gz, .parquet or .pq file",
-            )
-    except SpecError:
-        raise
-    except Exception as exc:  # the readers raise many types; all mean "cannot read this file"
+            frame, fmt = pd.read_csv(path), "csv"
+    except OSError as exc:  # permissions, a file that vanished...
         raise DataError(
-            f"{source}: {field_name}: cannot read {str(path)!r}: {type(exc).__name__}: {exc}"
+            f"{source}: {field_name}: cannot read {shown}: {exc.strerror or _library(exc, path)}"
+        ) from exc
+    except Exception as exc:  # the readers raise many types; all mean "not this format"
+        raise DataError(
+            f"{source}: {field_name}: {shown} is not a {kind} file "
+            f"(the file may be corrupt or of another format): {_library(exc, path)}"
         ) from exc
     if len(frame) == 0:
-        raise DataError(f"{source}: {field_name}: {str(path)!r} has no rows")
+        raise DataError(f"{source}: {field_name}: {shown} has no rows")
     return frame, Artifact(str(path), sha256_file(path), fmt)
 
 
@@ -567,6 +646,7 @@ def load_model(
     format: ModelFormat | None = None,
     trusted: Sequence[str] = (),
     source: str = "<python>",
+    field_name: str = "model.path",
 ) -> tuple[Any, Artifact]:
     """Load a fitted model and describe where it came from.
 
@@ -574,76 +654,172 @@ def load_model(
     ``trusted`` after you reviewed them), ``joblib`` / ``pickle`` (loading runs arbitrary code
     from the file: only load files you trust), ``mlflow`` (an MLflow model URI or directory;
     needs ``prodready[mlflow]``). Without ``format`` it is taken from the file extension.
+    ``field_name`` is the spec field that gave ``location``, for error messages.
     """
     text = str(location)
-    is_uri = re.match(r"^[a-z][a-z0-9+.-]*:/", text) is not None and not Path(text).exists()
     path = Path(text)
+    shown = quote_path(text)
+    kind = file_kind(path)
+    is_uri = re.match(r"^[a-z][a-z0-9+.-]*:/", text) is not None and kind == "missing"
     if format is None:
-        if is_uri or (path.is_dir() and (path / "MLmodel").is_file()):
+        if is_uri or (kind == "directory" and file_kind(path / "MLmodel") == "file"):
             format = "mlflow"
+        elif kind == "directory":
+            raise SpecError(
+                f"{shown} is a directory without an MLmodel file",
+                source=source,
+                field=field_name,
+                expected="a model file (.skops, .joblib, .pkl) or an MLflow model folder",
+            )
         else:
             format = _MODEL_SUFFIXES.get(path.suffix.lower())
             if format is None:
                 raise SpecError(
-                    f"cannot tell the format of {text!r}",
+                    f"cannot tell the format of {shown}",
                     source=source,
                     field="model.format",
                     expected="skops, joblib, pickle or mlflow (or a .skops/.joblib/.pkl file)",
                 )
     if format == "mlflow":
-        return _load_mlflow(text, source)
-    if not path.is_file():
-        raise SpecError(
-            f"file {text!r} does not exist",
-            source=source,
-            field="model.path",
-            expected="a model file",
-        )
+        return _load_mlflow(text, source, field_name)
+    _require_file(path, field_name, source, "a model file")
     try:
         if format == "skops":
-            model = _load_skops(path, trusted, source)
+            model = _load_skops(path, trusted, source, field_name)
         else:
             import joblib  # joblib reads plain pickles too
 
             model = joblib.load(path)
     except (SpecError, ModelLoadError):
         raise
-    except Exception as exc:
+    except ImportError as exc:  # a valid file whose classes need a package not installed
         raise ModelLoadError(
-            f"{source}: model: cannot load {text!r} as {format}: {type(exc).__name__}: {exc}"
+            f"{source}: {field_name}: cannot load {shown}: it needs the Python module "
+            f"{quote(exc.name or first_line(str(exc), 60))}, which cannot be imported here"
         ) from exc
+    except Exception as exc:
+        label = "skops" if format == "skops" else "joblib/pickle"
+        if _looks_like(path, format):  # the right kind of file, but it does not load
+            problem = (
+                f"cannot load {shown} as {label} (saved by other library versions, or damaged)"
+            )
+        else:
+            problem = (
+                f"{shown} is not a {label} file (the file may be corrupt or of another format)"
+            )
+        raise ModelLoadError(f"{source}: {field_name}: {problem}: {_library(exc, path)}") from exc
     return model, Artifact(text, sha256_file(path), format)
 
 
-def _load_skops(path: Path, trusted: Sequence[str], source: str) -> Any:
+def _load_skops(path: Path, trusted: Sequence[str], source: str, field_name: str) -> Any:
     import skops.io as sio
 
     untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in set(trusted)]
     if untrusted:
         raise ModelLoadError(
-            f"{source}: model: {path.name} contains types skops does not trust by default: "
-            f"{_names(untrusted)}; review them and list them under model.trusted"
+            f"{source}: {field_name}: {quote(path.name)} contains types skops does not trust "
+            f"by default: {_names(untrusted, width=160)}; "
+            "review them and list them under model.trusted"
         )
     return sio.load(path, trusted=list(trusted) or None)
 
 
-def _load_mlflow(uri: str, source: str) -> tuple[Any, Artifact]:
+def _load_mlflow(uri: str, source: str, field_name: str) -> tuple[Any, Artifact]:
     try:
         import mlflow.sklearn
     except ImportError:
         raise MissingDependencyError(
-            "mlflow", "mlflow", f"loading the MLflow model {uri!r}"
+            "mlflow", "mlflow", f"loading the MLflow model {quote_path(uri)}"
         ) from None
     try:
         model = mlflow.sklearn.load_model(uri)
     except Exception as exc:
         raise ModelLoadError(
-            f"{source}: model: cannot load MLflow model {uri!r}: {type(exc).__name__}: {exc}"
+            f"{source}: {field_name}: cannot load the MLflow model {quote_path(uri)}: "
+            f"{_library(exc, uri)}"
         ) from exc
     digest = ""
-    if Path(uri).is_dir():
+    if file_kind(Path(uri)) == "directory":
         digest = _sha256_tree(Path(uri))
     return model, Artifact(uri, digest, "mlflow")
+
+
+# Leading bytes of the files joblib writes: a pickle (protocol 2 to 5) or one of the
+# compressed forms (zlib, gzip, bz2, xz, lzma, lz4).
+_PICKLE_STARTS = (
+    b"\x80\x02",
+    b"\x80\x03",
+    b"\x80\x04",
+    b"\x80\x05",
+    b"x",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"]\x00\x00",
+    b"\x04\x22\x4d\x18",
+)
+
+
+def _looks_like(path: Path, format: str) -> bool:
+    """Whether the file starts as a file of ``format`` does (so it is not another format)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return False
+    if format == "skops":
+        return head.startswith(b"PK\x03\x04")  # a zip archive
+    return head.startswith(_PICKLE_STARTS)
+
+
+def file_kind(path: Path) -> str:
+    """``file``, ``directory``, ``missing`` or ``other`` (a device, a pipe, a socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # no such file, a name too long, a NUL in it...
+        return "missing"
+    if stat.S_ISREG(mode):
+        return "file"
+    return "directory" if stat.S_ISDIR(mode) else "other"
+
+
+def _require_file(path: Path, field_name: str, source: str, expected: str) -> None:
+    """A SpecError unless ``path`` is a regular file: saying what it is instead."""
+    kind = file_kind(path)
+    if kind == "file":
+        return
+    problem = {
+        "missing": f"file {quote_path(path)} does not exist",
+        "directory": f"{quote_path(path)} is a directory",
+    }.get(kind, f"{quote_path(path)} is not a regular file (a device, pipe or socket)")
+    raise SpecError(problem, source=source, field=field_name, expected=expected)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
+def quote_path(path: str | Path, limit: int = 120) -> str:
+    """A path quoted for a message: one line, and its end (the file name) kept if long."""
+    text = str(path)
+    if len(text) > limit:
+        text = "…" + text[-(limit - 1) :]
+    return repr(text)
+
+
+def _library(exc: BaseException, path: str | Path | None = None) -> str:
+    """A library's exception in a few words for the end of a message: its type, first line.
+
+    The path of the file, which the message names already, is left out (``<file>``).
+    """
+    text = str(exc)
+    if path is not None and str(path):
+        text = text.replace(str(path), "<file>")
+    text = first_line(text, 120)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _sha256_tree(root: Path) -> str:
@@ -662,9 +838,62 @@ def _check(ok: bool, field_name: str, problem: str, expected: str) -> None:
         raise SpecError(problem, field=field_name, expected=expected)
 
 
-def _names(items: Sequence[str], limit: int = 8) -> str:
-    shown = ", ".join(repr(str(i)) for i in items[:limit])
+def _seconds(value: Any) -> bool:
+    """A time limit: a finite number of seconds > 0 and at most a day (not a bool)."""
+    return is_real(value) and math.isfinite(value) and 0 < value <= MAX_TIMEOUT_S
+
+
+def _names(items: Sequence[Any], limit: int = 8, width: int = 40) -> str:
+    """Names (of columns, classes, types) for a message: at most ``limit``, each quoted and
+    cut to ``width`` characters."""
+    shown = ", ".join(quote(str(i), width) for i in items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _repeated(items: Sequence[Any]) -> list[Any]:
+    """The items listed more than once, each once."""
+    seen: set[Any] = set()
+    twice: list[Any] = []
+    for item in items:
+        if item in seen and item not in twice:
+            twice.append(item)
+        seen.add(item)
+    return twice
+
+
+def _columns_listed(frame: pd.DataFrame, lead: str, named: set[str]) -> str:
+    """``lead`` and the columns of ``frame``, for a message saying what was expected.
+
+    Only their number when the frame shares no column with those the spec and the model
+    name (``named``): it is then probably not the right file, maybe not data at all (a CSV
+    reader takes any text file's first line for its header), and its content stays out of
+    the message.
+    """
+    columns = [str(c) for c in frame.columns]
+    if set(columns) & named:
+        return f"{lead} {_names(columns)}"
+    return (
+        f"the data the model was built for (this file has {len(columns)} column(s), "
+        "none of them named by the spec or the model: is it the right file?)"
+    )
+
+
+def _not_numbers(column: pd.Series) -> bool:
+    """Whether a column holds something other than numbers (text, bools, categories...)."""
+    return not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+
+
+def _holds(column: pd.Series) -> str:
+    """What a column that does not hold numbers holds, in words."""
+    if pd.api.types.is_bool_dtype(column):
+        return "true/false values"
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return "categories"
+    if pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_timedelta64_dtype(column):
+        return "dates or times"
+    if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+        return "text"
+    return f"{column.dtype} values"
 
 
 def _model_type(model: Any) -> str:

@@ -95,3 +95,24 @@ def test_unreadable_results(tmp_path: Path) -> None:
     (tmp_path / "results.json").write_text("{not json")
     with pytest.raises(prodready.DataError, match="cannot read results"):
         Assessment.load(tmp_path / "results.json")
+
+
+def test_save_does_not_follow_a_planted_temporary_symlink(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / "results.json.tmp").symlink_to(victim)
+    sample().save(tmp_path / "results.json")
+    assert victim.read_text() == "precious"
+    assert Assessment.load(tmp_path / "results.json").run_id == "r1"
+
+
+def test_save_round_trips_text_that_is_not_valid_unicode(tmp_path: Path) -> None:
+    a = sample()
+    a.system["name"] = "caf\udce9 \x1b[2J"  # a name decoded from another encoding, an escape
+    a.save(tmp_path / "results.json")
+    assert Assessment.load(tmp_path / "results.json").system["name"] == "caf\udce9 \x1b[2J"
+
+
+def test_save_to_a_folder_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(prodready.UsageError, match="is a folder, expected a file path"):
+        sample().save(tmp_path)

@@ -1,62 +1,182 @@
 """The ``prodready`` command: a thin layer over the API, with exit codes for CI.
 
-Exit codes: 0 ready, 1 assessed but not ready, 2 bad input or usage, 3 internal error.
+Exit codes: 0 ready, 1 assessed but not ready, 2 bad input or usage, 3 internal error, and
+128 + the signal's number when stopped by one: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP.
 A :class:`~prodready.ProdreadyError` is printed as one line on stderr, never a traceback.
+
+SIGTERM and SIGHUP stop a run the way Ctrl-C does: the assessment kernel is stopped, the run's
+temporary folder removed, and one line printed ("prodready: interrupted (SIGTERM)"). A second
+signal during that clean-up is ignored, so the clean-up is not cut short.
+
+Everything printed is made terminal-safe first: control characters, ANSI escape sequences and
+bidirectional-text controls in names from the user's data or spec are written as visible
+escapes (``\\x1b[2J``), so a name can neither clear the screen nor print a fake verdict.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
+import re
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 from prodready._exceptions import ProdreadyError, UsageError
 from prodready.checklist import get_question
 from prodready.results import Assessment
 from prodready.views import pct
 
-__all__ = ["EXIT_ERROR", "EXIT_NOT_READY", "EXIT_READY", "EXIT_USAGE", "main"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_NOT_READY",
+    "EXIT_READY",
+    "EXIT_USAGE",
+    "main",
+    "printable",
+]
 
 EXIT_READY, EXIT_NOT_READY, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+
+#: Signals that stop a run cleanly, like Ctrl-C; the exit code is 128 + the signal's number.
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+class Stopped(KeyboardInterrupt):
+    """Raised by the CLI's handler of a stop signal: cleans up exactly like Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
+    _safe_streams()
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        code: int = args.func(args)
+        with _stop_signals():
+            code: int = args.func(args)
         return code
-    except (UsageError, OSError) as exc:  # OSError: a path the user gave cannot be used
-        print(f"prodready: error: {exc}", file=sys.stderr)
+    except Stopped as exc:
+        _error(f"prodready: interrupted ({signal.Signals(exc.signum).name})")
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        _error("prodready: interrupted (Ctrl-C)")
+        return 128 + signal.SIGINT
+    except UsageError as exc:
+        _error(f"prodready: error: {exc}")
+        return EXIT_USAGE
+    except OSError as exc:  # a path the user gave cannot be used
+        _error(f"prodready: error: {_os_error(exc)}")
         return EXIT_USAGE
     except ProdreadyError as exc:
-        print(f"prodready: internal error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("prodready: interrupted", file=sys.stderr)
+        _error(f"prodready: internal error: {exc}")
         return EXIT_ERROR
     except Exception as exc:  # a bug of ours: say so in one line; PRODREADY_DEBUG shows more
-        import os
         import traceback
 
         if os.environ.get("PRODREADY_DEBUG"):
             traceback.print_exc()
-        print(
+        _error(
             f"prodready: internal error: {type(exc).__name__}: {exc} "
-            "(set PRODREADY_DEBUG=1 for the traceback)",
-            file=sys.stderr,
+            "(set PRODREADY_DEBUG=1 for the traceback)"
         )
         return EXIT_ERROR
 
 
+# C0 and C1 controls (ESC starts every ANSI sequence; U+009B is a one-character CSI), DEL,
+# bidirectional-text and zero-width controls (which reorder or hide what is shown), line and
+# paragraph separators, and lone surrogates (not printable at all).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: object) -> str:
+    """``str(text)`` with every character a terminal would obey written as a visible escape."""
+    return _UNSAFE.sub(_escape, str(text))
+
+
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _SHORT.get(char) or (f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
+
+
+def _out(line: str) -> None:
+    print(printable(line))
+
+
+def _error(line: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # e.g. the terminal is gone (SIGHUP)
+        print(printable(line), file=sys.stderr)
+
+
+def _os_error(exc: OSError) -> str:
+    """An OSError as words, without the raw ``[Errno NN]``."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is None:
+        return reason
+    where = repr(os.fsdecode(exc.filename))
+    if exc.filename2 is not None:
+        where += f" -> {os.fsdecode(exc.filename2)!r}"
+    return f"cannot use {where}: {reason}"
+
+
+def _safe_streams() -> None:
+    """Never crash on printing: what the terminal's encoding cannot show is escaped."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            with contextlib.suppress(Exception):
+                stream.reconfigure(errors="backslashreplace")
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Stopped` while the command runs (main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for s in STOP_SIGNALS:  # one clean-up; a second signal does not cut it short
+            signal.signal(s, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    for s in STOP_SIGNALS:
+        signal.signal(s, stop)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error line made terminal-safe (it quotes the user's arguments)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {printable(message)}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="prodready",
         description="Is this ML system ready for production? Assesses it against a "
         "ten-question readiness checklist and writes an offline HTML audit report.",
-        epilog="Exit codes: 0 ready, 1 not ready, 2 bad input or usage, 3 internal error.",
+        epilog="Exit codes: 0 ready, 1 not ready, 2 bad input or usage, 3 internal error, "
+        "128 + N when stopped by signal N (130 Ctrl-C, 143 SIGTERM).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -83,7 +203,11 @@ def _parser() -> argparse.ArgumentParser:
         help="assess only these questions (ids or keys, comma-separated): a partial "
         "assessment, judged on that subset and labelled so (default: all ten)",
     )
-    p.add_argument("--run-id", help="name of the run folder (default: time and random hex)")
+    p.add_argument(
+        "--run-id",
+        help="name of the run folder: 1 to 100 letters, digits, '.', '_' or '-', starting "
+        "with a letter or digit (default: time and random hex)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
     p.set_defaults(func=_assess)
 
@@ -113,26 +237,63 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _assess(args: argparse.Namespace) -> int:
+    from prodready._files import check_folder, prepare_output_file, remove_folders
     from prodready.junit import write_junit
-    from prodready.report.run import run_assessment
+    from prodready.report.run import check_run_id, run_assessment
 
-    result = run_assessment(
-        args.spec,
-        args.out,
-        drift_engine=args.engine,
-        run_id=args.run_id,
-        questions=_questions(args.questions),
-    )
-    if args.junit:
+    # Every path and name first, before the spec is even read: one line, nothing written.
+    if args.run_id is not None:
+        check_run_id(args.run_id, "--run-id")
+    check_folder(args.out, "--out")
+    created: list[Path] = []
+    if args.junit is not None:
+        _check_junit_target(args)
+        created = prepare_output_file(args.junit, "--junit")
+    try:
+        result = run_assessment(
+            args.spec,
+            args.out,
+            drift_engine=args.engine,
+            run_id=args.run_id,
+            questions=_questions(args.questions),
+        )
+    except BaseException:
+        remove_folders(created)  # a failed run leaves nothing behind, the JUnit folder neither
+        raise
+    if args.junit is not None:
         write_junit(result.assessment, args.junit)
     _print_summary(result.assessment, quiet=args.quiet)
-    print(f"report: {result.report}")
+    _out(f"report: {result.report}")
     if result.assessment.ready:
         return EXIT_READY
     if result.assessment.policy.get("gate") == "advisory":
-        print("policy.gate is advisory: not ready, but this exit code does not block.")
+        _out("policy.gate is advisory: not ready, but this exit code does not block.")
         return EXIT_READY
     return EXIT_NOT_READY
+
+
+def _check_junit_target(args: argparse.Namespace) -> None:
+    """--junit must not overwrite the spec, nor land on or in what the run publishes."""
+    junit = Path(os.path.abspath(args.junit))
+    clash = ""
+    if junit == Path(os.path.abspath(args.spec)) or _same_file(args.junit, args.spec):
+        clash = "is the spec file"
+    elif junit == Path(os.path.abspath(args.out)):
+        clash = "is the --out folder"
+    elif args.run_id is not None and Path(os.path.abspath(args.out), args.run_id) in (
+        junit,
+        *junit.parents,
+    ):
+        clash = "is inside the run folder, which is published whole when the run ends"
+    if clash:
+        raise UsageError(f"--junit: {args.junit!r} {clash}: expected another file path")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
 
 
 def _questions(text: str) -> list[str] | None:
@@ -142,13 +303,13 @@ def _questions(text: str) -> list[str] | None:
 
 def _print_summary(a: Assessment, *, quiet: bool) -> None:
     scope = f" -- {a.scope}" if a.partial else ""
-    print(f"{a.system.get('name')}: {a.verdict.upper()} (overall score {pct(a.overall)}){scope}")
+    _out(f"{a.system.get('name')}: {a.verdict.upper()} (overall score {pct(a.overall)}){scope}")
     if quiet:
         return
-    print("scores: " + ", ".join(f"{s} {pct(v)}" for s, v in a.scores.items()))
+    _out("scores: " + ", ".join(f"{s} {pct(v)}" for s, v in a.scores.items()))
     for f in a.findings:
         q = get_question(f.question)
-        print(f"  {q.id:>3} {f.status.label:<12} {q.title}: {f.summary}")
+        _out(f"  {q.id:>3} {f.status.label:<12} {q.title}: {f.summary}")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -158,14 +319,14 @@ def _validate(args: argparse.Namespace) -> int:
     system = load_spec(args.spec)
     preflight(system)
     info = system.describe()
-    print(f"{args.spec}: valid")
-    print(f"  model: {info['model_type']} ({system.task})")
+    _out(f"{args.spec}: valid")
+    _out(f"  model: {info['model_type']} ({system.task})")
     rows = info["rows"]
-    print(
+    _out(
         f"  data: {rows['reference']} reference rows"
         + (f", {rows['current']} current rows" if rows["current"] is not None else "")
     )
-    print(
+    _out(
         f"  features: {len(system.feature_columns)} "
         f"({len(system.categorical_columns)} categorical); target: {system.target}"
     )
@@ -177,7 +338,7 @@ def _example(args: argparse.Namespace) -> int:
 
     if args.rows < 100:
         raise UsageError(f"--rows is {args.rows}: expected at least 100")
-    print(ensure_example(Path(args.dir), n_rows=args.rows))
+    _out(str(ensure_example(Path(args.dir), n_rows=args.rows)))
     return EXIT_READY
 
 

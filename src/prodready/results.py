@@ -160,7 +160,8 @@ class Assessment:
     (model and data files with their sha256); ``environment`` the software that assessed it.
     ``questions`` lists the ids of the questions assessed: all ten, or the subset of a
     partial assessment, which is scored and judged on that subset alone (sections with no
-    question in it have no score).
+    question in it have no score). ``notes`` are what a reader must know about the run itself
+    (e.g. a probe plug-in that was ignored), one sentence each.
     """
 
     run_id: str
@@ -173,6 +174,7 @@ class Assessment:
     policy: dict[str, JSON]
     environment: dict[str, JSON]
     questions: list[str] = field(default_factory=lambda: [q.id for q in QUESTIONS])
+    notes: list[str] = field(default_factory=list)
     schema_version: str = SCHEMA_VERSION
 
     @property
@@ -220,12 +222,14 @@ class Assessment:
         return json.dumps(_finite(self.to_dict()), indent=2, ensure_ascii=False, allow_nan=False)
 
     def save(self, path: str | Path) -> Path:
-        """Write results.json atomically (a temporary file renamed into place)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        """Write results.json atomically (see :func:`prodready._files.atomic_write`).
+
+        A string that is not valid Unicode (a lone surrogate, e.g. from a file name in
+        another encoding) is written as its JSON escape, so it loads back unchanged.
+        """
+        from prodready._files import atomic_write
+
+        return atomic_write(path, self.to_json(), errors="backslashreplace")
 
     @classmethod
     def from_dict(cls, data: dict[str, JSON]) -> Assessment:

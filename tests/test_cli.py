@@ -84,8 +84,8 @@ def test_choosing_a_missing_engine_is_bad_input(
     code, _, err = run(["validate", str(spec)], capsys)
     assert code == 2
     assert err.strip() == (
-        "prodready: error: the alibi drift engine needs the optional package 'alibi-detect': "
-        "pip install 'prodready[alibi]'"
+        f"prodready: error: {spec}: monitoring.engine: the alibi drift engine needs the "
+        "optional package 'alibi-detect': pip install 'prodready[alibi]'"
     )
 
 
@@ -366,3 +366,18 @@ def test_sigterm_is_an_interrupt_with_exit_143(
 
     monkeypatch.setattr(cli, "_assess", ctrl_c)
     assert run(["assess", "spec.yaml"], capsys) == (130, "", "prodready: interrupted (Ctrl-C)\n")
+
+
+def test_ignored_plugins_are_said_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    from prodready.cli import _print_summary
+    from tests.test_results import sample
+
+    a = sample()
+    a.notes = ["ignored the probe plug-in Q11=plug:x: 'Q11' is not a checklist question id"]
+    _print_summary(a, quiet=True)
+    out, err = capsys.readouterr()
+    assert err == (
+        "prodready: warning: ignored the probe plug-in Q11=plug:x: 'Q11' is not a checklist "
+        "question id\n"
+    )
+    assert out.startswith("s: NOT READY")

@@ -116,3 +116,12 @@ def test_save_round_trips_text_that_is_not_valid_unicode(tmp_path: Path) -> None
 def test_save_to_a_folder_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(prodready.UsageError, match="is a folder, expected a file path"):
         sample().save(tmp_path)
+
+
+def test_missing_results_file_is_one_plain_line(tmp_path: Path) -> None:
+    with pytest.raises(prodready.DataError) as info:
+        Assessment.load(tmp_path / "nope.json")
+    assert (
+        str(info.value)
+        == f"{tmp_path / 'nope.json'}: cannot read results: No such file or directory"
+    )

@@ -302,6 +302,8 @@ def _questions(text: str) -> list[str] | None:
 
 
 def _print_summary(a: Assessment, *, quiet: bool) -> None:
+    for note in a.notes:  # e.g. an ignored plug-in: on stderr, where CI logs show warnings
+        _error(f"prodready: warning: {note}")
     scope = f" -- {a.scope}" if a.partial else ""
     _out(f"{a.system.get('name')}: {a.verdict.upper()} (overall score {pct(a.overall)}){scope}")
     if quiet:

@@ -251,8 +251,12 @@ class Assessment:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: cannot read results: {exc}") from exc
+        except OSError as exc:  # the reason in words, without the raw "[Errno NN]"
+            reason = exc.strerror or type(exc).__name__
+            raise DataError(f"{path}: cannot read results: {reason}") from exc
+        except ValueError as exc:
+            first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            raise DataError(f"{path}: cannot read results: not JSON ({first})") from exc
         return cls.from_dict(data)
 
 

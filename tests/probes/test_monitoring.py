@@ -68,8 +68,11 @@ def test_stable_data_passes_every_check(
         "missing values": Status.PASS,
         "feature drift": Status.PASS,
         "categorical cardinality": Status.PASS,
+        "test power": Status.PASS,
         "prediction drift": Status.PASS,
         "performance": Status.PASS,
+        "performance by segment": Status.PASS,
+        "reference out of sample": Status.PASS,
     }
     assert f.status is Status.PASS  # the runner caps it to WARN: the rehearsal is missing
 
@@ -290,3 +293,55 @@ def test_an_unmeasurable_metric_is_not_a_failure(
     assert "roc_auc cannot be measured on the current window" in f.summary
     assert any(p.startswith("performance: roc_auc cannot be measured") for p in f.not_assessed)
     assert f.status is not Status.FAIL
+
+
+def test_performance_is_judged_on_its_interval_and_by_segment(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    ref, _ = binary_data
+    cur = make_frame(3000, 99)
+    # The world changed for one region only: its labels flipped. The average hides part of it.
+    west = cur["region"] == "west"
+    cur.loc[west, "target"] = 1 - cur.loc[west, "target"]
+    f = run(
+        System(
+            model=binary_model,
+            reference=ref,
+            current=cur,
+            target="target",
+            settings={"monitoring": {"engine": "scipy", "bootstrap": 50}},
+        )
+    )
+    perf = f.measurements["performance"]
+    low, high = perf["drop_interval"]
+    assert low <= perf["drop"] <= high and perf["confidence"] == 0.95
+    segment = next(c for c in f.checks if c.name == "performance by segment")
+    assert segment.status is Status.WARN and "region = west" in segment.message
+    assert f.measurements["segments"][0]["value"] == "west"
+    table = next(e for e in f.evidence if e.title.startswith("roc_auc by segment"))
+    assert table.rows[0][:2] == ["region", "west"]
+
+
+def test_in_sample_reference_and_too_few_rows_warn(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    ref, cur = binary_data
+    f = run(
+        System(
+            model=binary_model,
+            reference=ref.iloc[:89],
+            current=cur.iloc[:89],
+            target="target",
+            settings={"monitoring": {"engine": "scipy", "reference_is_training": True}},
+        )
+    )
+    checks = {c.name: c for c in f.checks}
+    assert checks["reference out of sample"].status is Status.WARN
+    assert (
+        "the spec says the reference is the training data"
+        in checks["reference out of sample"].message
+    )
+    power = checks["test power"]
+    assert power.status is Status.WARN and 0.2 < power.measured < 0.35
+    assert power.message.startswith("With 89 reference and 89 current rows the tests can see")
+    assert round(f.measurements["detectable_shift"], 6) == power.measured

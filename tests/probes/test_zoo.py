@@ -130,8 +130,11 @@ def test_q3_model_that_always_raises_fails_with_drift_still_measured(
         "missing values": Status.PASS,
         "feature drift": Status.WARN,
         "categorical cardinality": Status.PASS,
+        "test power": Status.PASS,
         "prediction drift": Status.FAIL,
         "performance": Status.WARN,
+        "performance by segment": Status.PASS,
+        "reference out of sample": Status.PASS,
     }
     assert f.measurements["features_drifted"] == ["income", "region"]
     assert f.summary.startswith("The model raised on 3,000 of 3,000 current rows")

@@ -29,6 +29,7 @@ from prodready._exceptions import MissingDependencyError, SpecError
 from prodready._settings import require
 from prodready.drift import DriftReport, get_engine
 from prodready.probes._base import Probe, ProbeContext
+from prodready.probes._performance import bootstrap_drop, metric_function, segment_drops
 from prodready.probes._scoring import Method, Scoring, score_model
 from prodready.results import Chart, Check, Evidence, Finding, Status, Table
 from prodready.system import System
@@ -52,6 +53,15 @@ class MonitoringSettings:
     - ``max_categories``: a categorical feature with more distinct values than this (or with
       a distinct value for most rows) gets a WARN: it is probably not categorical, and the
       chi-square test says little with so many categories.
+    - ``bootstrap``: resamples for the confidence intervals of the main metric and its drop;
+      ``confidence`` their level. A drop is FAIL only when the whole interval of the drop is
+      above ``max_performance_drop``; WARN when the estimate is but the interval is not.
+    - ``min_segment_rows``: labelled rows a segment (a value of a categorical feature) needs
+      in both windows to have its own score.
+    - ``reference_is_training``: say so when the reference data is the training data; its
+      score is then in-sample (a WARN). A near-perfect reference score is taken as a sign too.
+    - ``min_detectable_shift``: the smallest distribution shift (as a KS distance) the tests
+      must be able to see with the rows given; fewer rows than that needs is a WARN.
     """
 
     engine: Literal["auto", "scipy", "alibi"] = "auto"
@@ -59,6 +69,11 @@ class MonitoringSettings:
     max_performance_drop: float = 0.05
     max_missing_increase: float = 0.1
     max_categories: int = 1000
+    bootstrap: int = 200
+    confidence: float = 0.95
+    min_segment_rows: int = 200
+    reference_is_training: bool = False
+    min_detectable_shift: float = 0.1
 
     def __post_init__(self) -> None:
         require(
@@ -85,6 +100,30 @@ class MonitoringSettings:
             "max_categories",
             f"is {self.max_categories}",
             "an integer >= 2",
+        )
+        require(
+            10 <= self.bootstrap <= 10_000,
+            "bootstrap",
+            f"is {self.bootstrap}",
+            "an integer from 10 to 10000",
+        )
+        require(
+            0.5 <= self.confidence < 1,
+            "confidence",
+            f"is {self.confidence}",
+            "a level between 0.5 and 1, e.g. 0.95",
+        )
+        require(
+            self.min_segment_rows >= 10,
+            "min_segment_rows",
+            f"is {self.min_segment_rows}",
+            "an integer >= 10",
+        )
+        require(
+            0 < self.min_detectable_shift < 1,
+            "min_detectable_shift",
+            f"is {self.min_detectable_shift}",
+            "a KS distance between 0 and 1",
         )
 
 
@@ -145,7 +184,15 @@ class MonitoringProbe(Probe):
             )
         context.check_deadline()
 
+        context.report("performance and its uncertainty")
         perf = _performance(system, ref_out, cur_out, ref_scoring, cur_scoring)
+        segments: list[dict[str, Any]] = []
+        if perf is not None and _measurable(perf):
+            _add_intervals(
+                perf, system, ref_out, cur_out, ref_scoring, cur_scoring, settings, context.seed
+            )
+            segments = _segments(system, ref_out, cur_out, ref_scoring, cur_scoring, settings)
+        context.check_deadline()
         missing = _missing_shares(ref_x, cur_x)
         cardinality = _cardinality(ref_x, cur_x, system.categorical_columns)
         checks = [
@@ -153,8 +200,11 @@ class MonitoringProbe(Probe):
             _missing_check(missing, settings.max_missing_increase),
             _feature_check(features),
             _cardinality_check(cardinality, settings.max_categories, len(ref_x) + len(cur_x)),
+            _power_check(len(ref_x), len(cur_x), features, settings.min_detectable_shift),
             _prediction_check(predictions),
             _performance_check(perf, settings.max_performance_drop, system.target),
+            _segment_check(segments, settings.max_performance_drop, settings.min_segment_rows),
+            _in_sample_check(perf, settings.reference_is_training),
         ]
         status = Finding.worst(checks)
         evidence: list[Evidence] = [_drift_table(features)]
@@ -165,6 +215,8 @@ class MonitoringProbe(Probe):
                 evidence.append(_failures_table(which, scoring))
         if perf is not None:
             evidence.append(_performance_table(perf))
+        if segments:
+            evidence.append(_segment_table(segments, perf))
         evidence += _drift_charts(features, ref_x, cur_x, system.categorical_columns)
         if len(ref_out) and len(cur_out):
             evidence.append(
@@ -219,6 +271,8 @@ class MonitoringProbe(Probe):
                     f: {"reference": ref, "current": cur} for f, (ref, cur) in missing.items()
                 },
                 "distinct_values": cardinality,
+                "segments": segments[:50],
+                "detectable_shift": _detectable_shift(len(ref_x), len(cur_x), features),
             },
             thresholds={
                 "alpha": settings.alpha,
@@ -227,6 +281,10 @@ class MonitoringProbe(Probe):
                 "max_performance_drop": settings.max_performance_drop,
                 "max_missing_increase": settings.max_missing_increase,
                 "max_categories": settings.max_categories,
+                "bootstrap": settings.bootstrap,
+                "confidence": settings.confidence,
+                "min_segment_rows": settings.min_segment_rows,
+                "min_detectable_shift": settings.min_detectable_shift,
             },
             evidence=evidence,
             remediation=_remediation(
@@ -252,6 +310,83 @@ def _output_label(system: System) -> str:
         classes = getattr(system.model, "classes_", [None, "positive"])
         return f"probability of class {classes[1]!s}"
     return "predicted class" if system.task == "multiclass" else "predicted value"
+
+
+def _add_intervals(
+    perf: dict[str, Any],
+    system: System,
+    ref_out: np.ndarray,
+    cur_out: np.ndarray,
+    ref_scoring: Scoring,
+    cur_scoring: Scoring,
+    settings: MonitoringSettings,
+    seed: int,
+) -> None:
+    """Bootstrap intervals of the main metric on both windows and of its drop, into ``perf``."""
+    (ref_y, ref_o), (cur_y, cur_o) = _labelled(system, ref_out, cur_out, ref_scoring, cur_scoring)
+    metric = metric_function(system.task or "", _positive(system))
+    ref_ci, cur_ci, drop_ci = bootstrap_drop(
+        metric,
+        (ref_y, ref_o),
+        (cur_y, cur_o),
+        resamples=settings.bootstrap,
+        level=settings.confidence,
+        seed=seed,
+    )
+    perf["reference_interval"] = ref_ci.to_json()
+    perf["current_interval"] = cur_ci.to_json()
+    perf["drop_interval"] = drop_ci.to_json()
+    perf["confidence"] = settings.confidence
+
+
+def _segments(
+    system: System,
+    ref_out: np.ndarray,
+    cur_out: np.ndarray,
+    ref_scoring: Scoring,
+    cur_scoring: Scoring,
+    settings: MonitoringSettings,
+) -> list[dict[str, Any]]:
+    """The main metric per value of each categorical feature, on labelled scored rows."""
+    columns = system.categorical_columns
+    if not columns or system.current is None:
+        return []
+    frames = []
+    for frame, out, scoring in (
+        (system.reference, ref_out, ref_scoring),
+        (system.current, cur_out, cur_scoring),
+    ):
+        part = frame.loc[scoring.scored, columns].assign(
+            _y=frame[system.target].to_numpy()[scoring.scored], _out=out
+        )
+        frames.append(part[part["_y"].notna()])
+    metric = metric_function(system.task or "", _positive(system))
+    return segment_drops(metric, frames[0], frames[1], columns, min_rows=settings.min_segment_rows)
+
+
+def _labelled(
+    system: System,
+    ref_out: np.ndarray,
+    cur_out: np.ndarray,
+    ref_scoring: Scoring,
+    cur_scoring: Scoring,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(labels, outputs) of the labelled, scored rows of each window."""
+    assert system.target is not None and system.current is not None
+    pairs = []
+    for frame, out, scoring in (
+        (system.reference, ref_out, ref_scoring),
+        (system.current, cur_out, cur_scoring),
+    ):
+        y = frame[system.target].to_numpy()[scoring.scored]
+        keep = pd.notna(y)
+        pairs.append((y[keep], out[keep]))
+    return pairs
+
+
+def _positive(system: System) -> Any:
+    classes = getattr(system.model, "classes_", None)
+    return None if classes is None or system.task != "binary" else classes[1]
 
 
 def _performance(
@@ -485,14 +620,107 @@ def _performance_check(perf: dict[str, Any] | None, max_drop: float, target: str
             message=f"{perf['metric']} cannot be measured: {perf['why_unmeasurable']}.",
         )
     drop = perf["drop"]
-    bad = drop > max_drop
+    low, high = perf.get("drop_interval") or (drop, drop)
+    level = perf.get("confidence", 0.95)
+    if low > max_drop:  # the whole interval is past the limit: a real drop
+        status, verdict = Status.FAIL, "a drop beyond the limit, with confidence"
+    elif drop > max_drop:
+        status, verdict = Status.WARN, "maybe a drop beyond the limit: the interval includes it"
+    else:
+        status, verdict = Status.PASS, "within the limit"
+    ci = (
+        f" ({level:.0%} interval of the drop {low:+.4f} to {high:+.4f})"
+        if "drop_interval" in perf
+        else ""
+    )
     return Check(
         name="performance",
-        status=Status.FAIL if bad else Status.PASS,
+        status=status,
         measured=drop,
-        threshold=f"{perf['metric']} drop <= {max_drop:g}",
+        threshold=f"{perf['metric']} drop <= {max_drop:g}, judged on its {level:.0%} interval",
         message=f"{perf['metric']} went from {perf['reference']:.4f} on the reference to "
-        f"{perf['current']:.4f} on current data (drop {drop:+.4f}).",
+        f"{perf['current']:.4f} on current data (drop {drop:+.4f}{ci}): {verdict}.",
+    )
+
+
+def _segment_check(segments: list[dict[str, Any]], max_drop: float, min_rows: int) -> Check:
+    worse = [s for s in segments if s["drop"] > max_drop]
+    if not segments:
+        message = f"No segment has {min_rows}+ labelled rows in both windows to score alone."
+    elif worse:
+        message = (
+            "A drop hidden in the average: "
+            + "; ".join(
+                f"{s['feature']} = {s['value']}: {s['reference']:.3f} -> {s['current']:.3f}"
+                for s in worse[:3]
+            )
+            + (f" and {len(worse) - 3} more" if len(worse) > 3 else "")
+            + "."
+        )
+    else:
+        message = f"No segment's score fell by more than {max_drop:g} ({len(segments)} scored)."
+    return Check(
+        name="performance by segment",
+        status=Status.WARN if worse else Status.PASS,
+        measured=max((s["drop"] for s in segments), default=None),
+        threshold=f"no segment's drop > {max_drop:g} (segments of {min_rows}+ rows)",
+        message=message,
+    )
+
+
+def _in_sample_check(perf: dict[str, Any] | None, declared: bool) -> Check:
+    score = None if perf is None else perf["reference"]
+    near_perfect = score is not None and np.isfinite(score) and score >= 0.999
+    if declared or near_perfect:
+        why = (
+            "the spec says the reference is the training data"
+            if declared
+            else f"the reference score is {score:.4f}, near perfect"
+        )
+        return Check(
+            name="reference out of sample",
+            status=Status.WARN,
+            measured=score,
+            threshold="a held-out reference (score below 0.999)",
+            message=f"The reference score looks in-sample ({why}): any later window will seem "
+            "to drop. Use held-out data the model never saw (a validation split) as the "
+            "reference.",
+        )
+    return Check(
+        name="reference out of sample",
+        status=Status.PASS,
+        measured=score,
+        threshold="a held-out reference (score below 0.999)",
+        message="The reference score is not suspiciously perfect.",
+    )
+
+
+def _detectable_shift(n_ref: int, n_cur: int, report: DriftReport) -> float:
+    """The smallest KS distance the corrected test calls significant with these row counts."""
+    if n_ref == 0 or n_cur == 0:
+        return 1.0
+    c = float(np.sqrt(-np.log(report.threshold / 2) / 2))
+    return min(1.0, c * float(np.sqrt((n_ref + n_cur) / (n_ref * n_cur))))
+
+
+def _power_check(n_ref: int, n_cur: int, report: DriftReport, wanted: float) -> Check:
+    shift = _detectable_shift(n_ref, n_cur, report)
+    enough = shift <= wanted
+    return Check(
+        name="test power",
+        status=Status.PASS if enough else Status.WARN,
+        measured=round(shift, 6),
+        threshold=f"can detect a KS distance of {wanted:g}",
+        message=(
+            f"With {n_ref:,} reference and {n_cur:,} current rows the tests can see a shift "
+            f"from a KS distance of {shift:.3f}"
+            + (
+                "."
+                if enough
+                else f": smaller shifts (the {wanted:g} asked for) go unseen; collect more "
+                "rows before trusting 'no drift'."
+            )
+        ),
     )
 
 
@@ -573,6 +801,27 @@ def _missing_table(missing: dict[str, tuple[float, float]]) -> Table:
     )
 
 
+def _segment_table(segments: list[dict[str, Any]], perf: dict[str, Any] | None) -> Table:
+    metric = "" if perf is None else perf["metric"]
+    return Table(
+        title=f"{metric} by segment (largest drops first)",
+        columns=["feature", "value", "reference", "current", "drop", "rows (ref / cur)"],
+        rows=[
+            [
+                s["feature"],
+                s["value"],
+                s["reference"],
+                s["current"],
+                s["drop"],
+                f"{s['rows']['reference']:,} / {s['rows']['current']:,}",
+            ]
+            for s in segments[:15]
+        ],
+        note="Each value of each categorical feature with enough labelled rows in both windows."
+        + (f" {len(segments) - 15} more segments in results.json." if len(segments) > 15 else ""),
+    )
+
+
 def _performance_table(perf: dict[str, Any]) -> Table:
     rows = [
         [
@@ -583,12 +832,24 @@ def _performance_table(perf: dict[str, Any]) -> Table:
         ]
         for name in perf["all"]["reference"]
     ]
+    intervals = ""
+    if "drop_interval" in perf:
+        level = f"{perf['confidence']:.0%}"
+
+        def span(key: str) -> str:
+            low, high = perf[key]
+            return f"{low:.4f} to {high:.4f}"
+
+        intervals = (
+            f" {level} bootstrap intervals of {perf['metric']}: reference "
+            f"{span('reference_interval')}, current {span('current_interval')}, drop "
+            f"{span('drop_interval')}."
+        )
     return Table(
         title="Performance",
         columns=["metric", "reference", "current", "change"],
         rows=rows,
-        note=f"Current: {perf['labelled_rows']} labelled rows. The reference "
-        "score is in-sample if the reference data is the training data.",
+        note=f"Current: {perf['labelled_rows']:,} labelled rows.{intervals}",
     )
 
 

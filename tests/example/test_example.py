@@ -37,6 +37,7 @@ EXPECTED_SPEC: dict[str, Any] = {
     "model": {"path": "model.skops", "format": "skops", "trusted": TRUSTED_TYPES},
     "data": {"reference": "reference.parquet", "current": "current.parquet", "target": "default"},
     "task": "binary",
+    "hooks": {"monitor": "prodready.example.monitor:monitor"},
     "monitoring": {"alpha": 0.05, "max_performance_drop": 0.05},
 }
 METADATA_KEYS = ["owner", "intended_use", "description", "limitations", "contact"]

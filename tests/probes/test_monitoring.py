@@ -43,7 +43,7 @@ def test_known_drift_is_found_and_named(
     assert f.measurements["features_drifted"] == ["income", "region"]
     assert statuses(f)["feature drift"] is Status.WARN
     assert statuses(f)["prediction drift"] is Status.WARN
-    assert f.not_assessed and "rehearsal" in f.not_assessed[0]
+    assert f.not_assessed == []  # the online rehearsal is built: nothing left unassessed
     titles = [e.title for e in f.evidence]
     assert "Feature drift (scipy engine)" in titles
     assert "Drifted feature: income" in titles and "Drifted feature: region" in titles
@@ -73,8 +73,10 @@ def test_stable_data_passes_every_check(
         "performance": Status.PASS,
         "performance by segment": Status.PASS,
         "reference out of sample": Status.PASS,
+        # Everything measured is fine, but no monitor of the system's own was tested.
+        "your monitor, rehearsed": Status.WARN,
     }
-    assert f.status is Status.PASS  # the runner caps it to WARN: the rehearsal is missing
+    assert f.status is Status.WARN
 
 
 def test_broken_labels_fail_on_performance(
@@ -345,3 +347,108 @@ def test_in_sample_reference_and_too_few_rows_warn(
     assert power.status is Status.WARN and 0.2 < power.measured < 0.35
     assert power.message.startswith("With 89 reference and 89 current rows the tests can see")
     assert round(f.measurements["detectable_shift"], 6) == power.measured
+
+
+# -- the online rehearsal: monitors named by hooks.monitor ----------------------------------
+
+REHEARSAL = {"engine": "scipy", "rehearsal_runs": 3, "warmup": 600, "max_decisions": 600}
+
+
+def never_alarms(batch: pd.DataFrame) -> list[bool]:
+    return [False] * len(batch)
+
+
+def always_alarms(batch: pd.DataFrame) -> list[bool]:
+    return [True] * len(batch)
+
+
+def raises(batch: pd.DataFrame) -> list[bool]:
+    raise RuntimeError("monitor backend unreachable")
+
+
+def rehearsed(
+    binary_model: Pipeline, data: tuple[pd.DataFrame, pd.DataFrame], hook: str | None
+) -> Any:
+    ref, cur = data
+    return run(
+        System(
+            model=binary_model,
+            reference=ref,
+            current=cur,
+            target="target",
+            hooks={"monitor": f"tests.probes.test_monitoring:{hook}"} if hook else {},
+            settings={"monitoring": REHEARSAL},
+        )
+    )
+
+
+def monitor_check(finding: Any) -> Any:
+    return next(c for c in finding.checks if c.name == "your monitor, rehearsed")
+
+
+def test_without_a_monitor_of_its_own_the_rehearsal_warns_and_shows_feasibility(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    f = rehearsed(binary_model, binary_data, None)
+    check = monitor_check(f)
+    assert check.status is Status.WARN
+    assert check.message.startswith("No monitor of yours was tested (name it in hooks.monitor)")
+    assert "caught the shift after a median of" in check.message
+    features = f.measurements["rehearsal"]["features / current"]
+    assert features["detected"] == 3 and features["median_delay"] <= 500
+    assert f.measurements["recommended_monitor"]["ert"] == 1000
+    assert "rehearsal" not in " ".join(f.not_assessed)
+    chart = next(e for e in f.evidence if e.title.startswith("Online detector"))
+    assert "The shift starts at decision 600" in chart.note
+
+
+def test_a_monitor_that_never_alarms_fails(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    check = monitor_check(rehearsed(binary_model, binary_data, "never_alarms"))
+    assert check.status is Status.FAIL
+    assert "it missed the current window's shift in 3 of 3 runs" in check.message
+
+
+def test_a_monitor_that_always_alarms_fails_on_false_alarms(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    check = monitor_check(rehearsed(binary_model, binary_data, "always_alarms"))
+    assert check.status is Status.FAIL
+    assert "1000.00 false alarms per 1,000 decisions (> 2)" in check.message
+
+
+def test_a_monitor_that_raises_is_the_system_failing(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    f = rehearsed(binary_model, binary_data, "raises")
+    check = monitor_check(f)
+    assert check.status is Status.FAIL and f.status is Status.FAIL
+    assert check.message == (
+        "Your monitor (hooks.monitor) failed when fed decisions: RuntimeError: monitor "
+        "backend unreachable."
+    )
+
+
+def test_a_monitor_that_catches_the_shift_passes(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    check = monitor_check(rehearsed(binary_model, binary_data, "team_monitor"))
+    assert check.status is Status.PASS
+    assert check.message.startswith("Your monitor (hooks.monitor) caught the shift after")
+
+
+_team: list[Any] = []
+
+
+def team_monitor(batch: pd.DataFrame) -> list[bool]:
+    """A team's monitor: prodready's detector built on its own sample of the population."""
+    from prodready.online import ScipyOnlineEngine
+
+    if not _team:
+        own = make_frame(2000, 77)[["income", "debt_ratio", "age", "balance", "region"]]
+        _team.append(ScipyOnlineEngine().build(own, categorical=["region"], seed=0))
+    return [bool(s > _team[0].threshold) for s in _team[0].update(batch)]
+
+
+team_monitor.reset = lambda: _team[0].reset() if _team else None  # type: ignore[attr-defined]

@@ -135,6 +135,7 @@ def test_q3_model_that_always_raises_fails_with_drift_still_measured(
         "performance": Status.WARN,
         "performance by segment": Status.PASS,
         "reference out of sample": Status.PASS,
+        "your monitor, rehearsed": Status.WARN,
     }
     assert f.measurements["features_drifted"] == ["income", "region"]
     assert f.summary.startswith("The model raised on 3,000 of 3,000 current rows")

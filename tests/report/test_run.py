@@ -65,10 +65,16 @@ def test_assess_writes_notebook_results_and_offline_report(
     assert sorted(p.name for p in out.iterdir()) == ["run1"]  # nothing partial left
     assert sorted(p.name for p in run.iterdir()) == [
         "assessment.ipynb",
+        "monitor.json",
         "report.html",
         "results.json",
     ]
     assert run.stat().st_mode & 0o777 == 0o755
+    # The detector the rehearsal tested, ready to run as it is.
+    from prodready.online import ScipyOnlineDetector
+
+    detector = ScipyOnlineDetector.from_config(json.loads((run / "monitor.json").read_text()))
+    assert detector.threshold == 1.0
 
     results = json.loads((run / "results.json").read_text())
     jsonschema.validate(results, SCHEMA)

@@ -23,6 +23,7 @@ recipes in :mod:`prodready.example.train`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -93,6 +94,8 @@ _SPEC: Final[dict[str, Any]] = {
     "model": {"path": MODEL_NAME, "format": "skops", "trusted": TRUSTED_TYPES},
     "data": {"reference": REFERENCE_NAME, "current": CURRENT_NAME, "target": TARGET},
     "task": "binary",
+    # The example team's own drift monitor: the Q3 rehearsal tests it.
+    "hooks": {"monitor": "prodready.example.monitor:monitor"},
     "monitoring": {"alpha": 0.05, "max_performance_drop": 0.05},
     "metadata": {
         "owner": "Credit Risk Analytics (example)",
@@ -143,6 +146,8 @@ def _identity(n_rows: int, seed: int) -> dict[str, Any]:
         "seed": seed,
         # A skops file from another scikit-learn may load wrongly or not at all.
         "sklearn_version": _sklearn_version(),
+        # A spec written by an older prodready (another spec version, other settings).
+        "spec_sha256": hashlib.sha256(spec_text().encode()).hexdigest(),
     }
 
 

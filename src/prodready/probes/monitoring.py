@@ -28,8 +28,16 @@ import pandas as pd
 from prodready._exceptions import MissingDependencyError, SpecError
 from prodready._settings import require
 from prodready.drift import DriftReport, get_engine
+from prodready.online import Rehearsal, get_online_engine
 from prodready.probes._base import Probe, ProbeContext
 from prodready.probes._performance import bootstrap_drop, metric_function, segment_drops
+from prodready.probes._rehearsal import (
+    PerformanceRehearsal,
+    Rehearsals,
+    rehearse_performance,
+    run_rehearsals,
+    trace_window,
+)
 from prodready.probes._scoring import Method, Scoring, score_model
 from prodready.results import Chart, Check, Evidence, Finding, Status, Table
 from prodready.system import System
@@ -62,6 +70,22 @@ class MonitoringSettings:
       score is then in-sample (a WARN). A near-perfect reference score is taken as a sign too.
     - ``min_detectable_shift``: the smallest distribution shift (as a KS distance) the tests
       must be able to see with the rows given; fewer rows than that needs is a WARN.
+
+    The online rehearsal (see :mod:`prodready.probes._rehearsal`):
+
+    - ``online_engine``: the detector prodready rehearses, "scipy" (core, a second or two on
+      100k rows) or "alibi" (alibi-detect's CVMDriftOnline/FETDriftOnline: tens of seconds).
+    - ``ert``: the expected run time between false alarms the detector is calibrated to, in
+      decisions; ``window``: the decisions it judges at a time.
+    - ``rehearsal_runs``, ``warmup``, ``max_decisions``: runs with different seeds; each
+      streams ``warmup`` unshifted decisions, then at most ``max_decisions`` shifted ones.
+    - ``rehearsal_reference_rows``: reference rows the detector is built on (the others are
+      the unshifted stream).
+    - ``synthetic_shift``: the known shift also rehearsed, in reference standard deviations
+      added to every numeric feature.
+    - ``max_detection_delay`` (median decisions after the shift until the alarm) and
+      ``max_false_alarms`` (per 1,000 unshifted decisions): what a monitor must achieve.
+    - ``performance_window``: labelled decisions a sliding-window performance monitor scores.
     """
 
     engine: Literal["auto", "scipy", "alibi"] = "auto"
@@ -74,6 +98,17 @@ class MonitoringSettings:
     min_segment_rows: int = 200
     reference_is_training: bool = False
     min_detectable_shift: float = 0.1
+    online_engine: Literal["scipy", "alibi"] = "scipy"
+    ert: float = 1000.0
+    window: int = 100
+    rehearsal_runs: int = 20
+    rehearsal_reference_rows: int = 5000
+    warmup: int = 2000
+    max_decisions: int = 2000
+    synthetic_shift: float = 0.5
+    max_detection_delay: int = 500
+    max_false_alarms: float = 2.0
+    performance_window: int = 500
 
     def __post_init__(self) -> None:
         require(
@@ -125,12 +160,21 @@ class MonitoringSettings:
             f"is {self.min_detectable_shift}",
             "a KS distance between 0 and 1",
         )
+        for name, value, low, high in (
+            ("ert", self.ert, 10, 1e7),
+            ("window", self.window, 5, 100_000),
+            ("rehearsal_runs", self.rehearsal_runs, 1, 1000),
+            ("rehearsal_reference_rows", self.rehearsal_reference_rows, 50, 1_000_000),
+            ("warmup", self.warmup, 0, 1_000_000),
+            ("max_decisions", self.max_decisions, 10, 1_000_000),
+            ("synthetic_shift", self.synthetic_shift, 0.01, 100),
+            ("max_detection_delay", self.max_detection_delay, 1, 1_000_000),
+            ("max_false_alarms", self.max_false_alarms, 0, 1000),
+            ("performance_window", self.performance_window, 10, 1_000_000),
+        ):
+            require(low <= value <= high, name, f"is {value}", f"a value from {low:g} to {high:g}")
 
 
-_REHEARSAL = (
-    "online rehearsal: streaming the data into a monitor, injecting a known shift, "
-    "measuring detection delay and false alarms"
-)
 _MAX_DRIFT_CHARTS = 4
 _BINS = 20
 _MAX_CATEGORIES = 20
@@ -149,6 +193,14 @@ class MonitoringProbe(Probe):
             get_engine(settings.engine)
         except MissingDependencyError as exc:
             raise SpecError(str(exc), source=system.source, field="monitoring.engine") from None
+        try:
+            get_online_engine(settings.online_engine)
+        except MissingDependencyError as exc:
+            raise SpecError(
+                str(exc), source=system.source, field="monitoring.online_engine"
+            ) from None
+        if "monitor" in system.hooks:
+            system.hook("monitor")  # a hook that cannot be imported is a spec error
 
     def run(self, system: System, context: ProbeContext) -> Finding:
         settings: MonitoringSettings = self.settings(system)
@@ -193,6 +245,24 @@ class MonitoringProbe(Probe):
             )
             segments = _segments(system, ref_out, cur_out, ref_scoring, cur_scoring, settings)
         context.check_deadline()
+        rehearsals = run_rehearsals(system, settings, ref_x, cur_x, ref_out, cur_out, context)
+        performance_monitor = None
+        if perf is not None and _measurable(perf) and rehearsals.results:
+            (ref_y, ref_o), (cur_y, cur_o) = _labelled(
+                system, ref_out, cur_out, ref_scoring, cur_scoring
+            )
+            performance_monitor = rehearse_performance(
+                metric_function(system.task or "", _positive(system)),
+                (ref_y, ref_o),
+                (cur_y, cur_o),
+                floor=perf["reference"] - settings.max_performance_drop,
+                window=settings.performance_window,
+                warmup=settings.warmup,
+                max_decisions=settings.max_decisions,
+                runs=min(settings.rehearsal_runs, 5),
+                seed=context.seed,
+            )
+        context.check_deadline()
         missing = _missing_shares(ref_x, cur_x)
         cardinality = _cardinality(ref_x, cur_x, system.categorical_columns)
         checks = [
@@ -205,6 +275,7 @@ class MonitoringProbe(Probe):
             _performance_check(perf, settings.max_performance_drop, system.target),
             _segment_check(segments, settings.max_performance_drop, settings.min_segment_rows),
             _in_sample_check(perf, settings.reference_is_training),
+            _monitor_check(rehearsals, settings, bool(features.drifted), system.hooks),
         ]
         status = Finding.worst(checks)
         evidence: list[Evidence] = [_drift_table(features)]
@@ -217,6 +288,9 @@ class MonitoringProbe(Probe):
             evidence.append(_performance_table(perf))
         if segments:
             evidence.append(_segment_table(segments, perf))
+        if rehearsals.results:
+            evidence.append(_rehearsal_table(rehearsals, performance_monitor, settings))
+        evidence += _rehearsal_chart(rehearsals)
         evidence += _drift_charts(features, ref_x, cur_x, system.categorical_columns)
         if len(ref_out) and len(cur_out):
             evidence.append(
@@ -272,6 +346,17 @@ class MonitoringProbe(Probe):
                 },
                 "distinct_values": cardinality,
                 "segments": segments[:50],
+                "rehearsal": {
+                    f"{monitor} / {stream}": _rehearsal_summary(r)
+                    for (monitor, stream), r in rehearsals.results.items()
+                },
+                "performance_monitor": (
+                    None if performance_monitor is None else performance_monitor.as_dict()
+                ),
+                "monitor_hook_error": rehearsals.hook_error,
+                # A ready-to-use configuration of the detector that was rehearsed; the run
+                # folder gets it as monitor.json.
+                "recommended_monitor": rehearsals.config,
                 "detectable_shift": _detectable_shift(len(ref_x), len(cur_x), features),
             },
             thresholds={
@@ -285,12 +370,18 @@ class MonitoringProbe(Probe):
                 "confidence": settings.confidence,
                 "min_segment_rows": settings.min_segment_rows,
                 "min_detectable_shift": settings.min_detectable_shift,
+                "online_engine": settings.online_engine,
+                "ert": settings.ert,
+                "window": settings.window,
+                "max_detection_delay": settings.max_detection_delay,
+                "max_false_alarms": settings.max_false_alarms,
+                "synthetic_shift": settings.synthetic_shift,
             },
             evidence=evidence,
             remediation=_remediation(
                 status, drifted, perf, settings.max_performance_drop, cur_scoring, ref_scoring
             ),
-            not_assessed=[_REHEARSAL, *_unmeasured(perf)],
+            not_assessed=_unmeasured(perf),
         )
 
 
@@ -695,6 +786,105 @@ def _in_sample_check(perf: dict[str, Any] | None, declared: bool) -> Check:
     )
 
 
+def _rehearsal_summary(r: Rehearsal) -> dict[str, Any]:
+    data = r.as_dict()
+    return {k: v for k, v in data.items() if k not in ("trace", "config")}
+
+
+def _monitor_verdict(
+    results: dict[tuple[str, str], Rehearsal],
+    monitor: str,
+    settings: MonitoringSettings,
+    actual_drift: bool,
+) -> list[str]:
+    """What ``monitor`` fails to achieve (empty: it achieves the settings)."""
+    problems = []
+    # The shift seen counts only when the snapshot found drift; the synthetic one always.
+    streams = ["current", "synthetic"] if actual_drift else ["synthetic"]
+    for stream in streams:
+        r = results.get((monitor, stream))
+        if r is None:
+            continue
+        what = "the current window's shift" if stream == "current" else "the synthetic shift"
+        if r.median_delay is None:
+            problems.append(f"it missed {what} in {r.runs - r.detected} of {r.runs} runs")
+        elif r.median_delay > settings.max_detection_delay:
+            problems.append(
+                f"it caught {what} after a median of {r.median_delay:,.0f} decisions "
+                f"(> {settings.max_detection_delay:,})"
+            )
+    r = results.get((monitor, "synthetic")) or results.get((monitor, "current"))
+    rate = None if r is None else r.false_alarms_per_1000
+    if rate is not None and rate > settings.max_false_alarms:
+        problems.append(
+            f"{rate:.2f} false alarms per 1,000 decisions (> {settings.max_false_alarms:g})"
+        )
+    return problems
+
+
+def _monitor_check(
+    rehearsals: Rehearsals, settings: MonitoringSettings, actual_drift: bool, hooks: dict[str, str]
+) -> Check:
+    threshold = (
+        f"median delay <= {settings.max_detection_delay:,} decisions, "
+        f"<= {settings.max_false_alarms:g} false alarms per 1,000"
+    )
+    results = rehearsals.results
+    if rehearsals.skipped is not None:
+        return Check(
+            name="your monitor, rehearsed",
+            status=Status.WARN,
+            measured=None,
+            threshold=threshold,
+            message=f"Not rehearsed: {rehearsals.skipped}.",
+        )
+    if "monitor" in hooks:
+        if rehearsals.hook_error is not None:
+            return Check(
+                name="your monitor, rehearsed",
+                status=Status.FAIL,
+                measured=None,
+                threshold=threshold,
+                message="Your monitor (hooks.monitor) failed when fed decisions: "
+                f"{rehearsals.hook_error}.",
+            )
+        problems = _monitor_verdict(results, "yours", settings, actual_drift)
+        r = results.get(("yours", "current" if actual_drift else "synthetic"))
+        return Check(
+            name="your monitor, rehearsed",
+            status=Status.FAIL if problems else Status.PASS,
+            measured=None if r is None else r.median_delay,
+            threshold=threshold,
+            message=(
+                "Your monitor (hooks.monitor): " + "; ".join(problems) + "."
+                if problems
+                else f"Your monitor (hooks.monitor) caught the shift after a median of "
+                f"{r.median_delay:,.0f} decisions, with {r.false_alarms_per_1000 or 0:.2f} "
+                "false alarms per 1,000."
+                if r is not None and r.median_delay is not None
+                else "Your monitor (hooks.monitor) was rehearsed."
+            ),
+        )
+    problems = _monitor_verdict(results, "features", settings, actual_drift)
+    r = results.get(("features", "current" if actual_drift else "synthetic"))
+    feasible = (
+        f"prodready's {settings.online_engine} detector on the recorded features caught the "
+        f"shift after a median of {r.median_delay:,.0f} decisions with "
+        f"{r.false_alarms_per_1000 or 0:.2f} false alarms per 1,000 (its configuration is "
+        "monitor.json in the run folder)"
+        if r is not None and r.median_delay is not None and not problems
+        else f"prodready's {settings.online_engine} detector did not achieve the settings: "
+        + "; ".join(problems)
+    )
+    return Check(
+        name="your monitor, rehearsed",
+        status=Status.WARN,
+        measured=None if r is None else r.median_delay,
+        threshold=threshold,
+        message=f"No monitor of yours was tested (name it in hooks.monitor): {feasible}.",
+    )
+
+
 def _detectable_shift(n_ref: int, n_cur: int, report: DriftReport) -> float:
     """The smallest KS distance the corrected test calls significant with these row counts."""
     if n_ref == 0 or n_cur == 0:
@@ -799,6 +989,91 @@ def _missing_table(missing: dict[str, tuple[float, float]]) -> Table:
         rows=rows,
         note="Drift tests compare the values present; these shares show what is absent.",
     )
+
+
+def _rehearsal_table(
+    rehearsals: Rehearsals, performance: PerformanceRehearsal | None, settings: MonitoringSettings
+) -> Table:
+    names = {
+        "yours": "your monitor (hooks.monitor)",
+        "features": f"prodready {settings.online_engine} detector, features",
+        "model output": f"prodready {settings.online_engine} detector, model output",
+    }
+    shifts = {
+        "current": "current window's shift",
+        "synthetic": f"synthetic: +{rehearsals.synthetic_shift:g} sd on numeric features",
+    }
+    rows: list[list[Any]] = []
+    for (monitor, stream), r in rehearsals.results.items():
+        rows.append(
+            [
+                names.get(monitor, monitor),
+                shifts.get(stream, stream),
+                f"{r.detected} of {r.runs}",
+                r.median_delay,
+                r.p90_delay,
+                r.false_alarms_per_1000,
+            ]
+        )
+    if performance is not None:
+        summary = performance.as_dict()
+        rows.append(
+            [
+                f"sliding {summary['alarm_below']:.3f} floor on the score of "
+                f"{performance.window} labelled decisions",
+                shifts["current"],
+                f"{summary['detected']} of {summary['runs']}",
+                summary["median_delay"],
+                None,
+                summary["false_alarms_per_1000"],
+            ]
+        )
+    return Table(
+        title="Online rehearsal: detection delay and false alarms",
+        columns=[
+            "monitor",
+            "shift",
+            "detected",
+            "median delay",
+            "p90 delay",
+            "false alarms / 1,000",
+        ],
+        rows=rows,
+        note=f"Each run streams {settings.warmup:,} unshifted decisions (held-out reference "
+        f"rows), then at most {settings.max_decisions:,} shifted ones; delay = decisions after "
+        f"the shift until the first alarm. Detectors calibrated to one false alarm per "
+        f"{settings.ert:,.0f} decisions over a window of {settings.window}.",
+    )
+
+
+def _rehearsal_chart(rehearsals: Rehearsals) -> list[Evidence]:
+    r = rehearsals.results.get(("features", "current")) or rehearsals.results.get(
+        ("features", "synthetic")
+    )
+    if r is None or not r.trace.get("statistic"):
+        return []
+    x, statistic, marks = trace_window(r)
+    threshold = marks["threshold"]
+    detection = marks["detection"]
+    return [
+        Chart(
+            title="Online detector on the features: statistic per decision (first run)",
+            chart="line",
+            x=x,
+            series={
+                "statistic": [float("nan") if v is None else v for v in statistic],
+                "alarm threshold": [float(threshold)] * len(x),
+            },
+            xlabel="decision",
+            ylabel="statistic",
+            note=f"The shift starts at decision {marks['switch']:,}; "
+            + (
+                f"the alarm came at decision {detection:,}."
+                if detection is not None
+                else "no alarm within the run."
+            ),
+        )
+    ]
 
 
 def _segment_table(segments: list[dict[str, Any]], perf: dict[str, Any] | None) -> Table:

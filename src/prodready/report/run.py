@@ -9,6 +9,8 @@ and the run goes through :data:`STAGES`, each working in that folder:
 
 1. ``execute``: papermill runs the assessment notebook, which writes ``results.json``;
 2. ``render``: nbconvert renders the executed notebook into the offline ``report.html``;
+3. ``attachments``: files taken from the results for readers to use (``monitor.json``, the
+   online drift detector the monitoring probe rehearsed, ready to run);
 
 and only when every stage succeeded, ``publish`` renames the folder into ``<out>/<run-id>/``,
 so a failed or interrupted run never leaves a half-written report behind. Later stages
@@ -725,6 +727,20 @@ def _render(state: RunState) -> None:
     )
 
 
+def _attachments(state: RunState) -> None:
+    """Stage 3: files a reader can use as they are, taken from the results.
+
+    ``monitor.json``: the configuration of the online drift detector the monitoring probe
+    rehearsed, ready to run (``prodready.online.ScipyOnlineDetector.from_config``).
+    """
+    assert state.assessment is not None
+    for finding in state.assessment.findings:
+        config = finding.measurements.get("recommended_monitor")
+        if isinstance(config, dict) and config:
+            text = json.dumps(config, indent=1, ensure_ascii=False, allow_nan=False)
+            atomic_write(state.work / "monitor.json", text + "\n", errors="backslashreplace")
+
+
 def _publish(state: RunState, final: Path) -> None:
     """Last: make the finished folder readable and rename it into place, atomically."""
     for name in _INTERNAL:
@@ -744,4 +760,5 @@ def _publish(state: RunState, final: Path) -> None:
 STAGES: tuple[tuple[str, Callable[[RunState], None]], ...] = (
     ("execute", _execute),
     ("render", _render),
+    ("attachments", _attachments),
 )

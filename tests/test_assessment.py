@@ -376,7 +376,7 @@ def test_unknown_plugin_question_warns_and_is_noted(
     with pytest.warns(UserWarning, match="not a checklist question"):
         probes_module.registered_probes()
     # Said in the results too (the notebook hides warnings): the report and the CLI show it.
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match="not a checklist question"):
         result = assess(system, questions=["Q1"])
     assert result.notes == [
         "ignored the probe plug-in Q11=plug:x: 'Q11' is not a checklist question id (Q1..Q10)"

@@ -6,6 +6,7 @@ import hashlib
 import pickle
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
@@ -41,8 +42,13 @@ def test_known_drift_is_found_and_named(
         )
     )
     assert f.measurements["features_drifted"] == ["income", "region"]
-    assert statuses(f)["feature drift"] is Status.WARN
-    assert statuses(f)["prediction drift"] is Status.WARN
+    # Income fell by a quarter and the region mix turned over: major shifts (PSI > 0.25).
+    assert statuses(f)["feature drift"] is Status.FAIL
+    check = next(c for c in f.checks if c.name == "feature drift")
+    assert "income (PSI" in check.message and "major" in check.message
+    assert f.measurements["psi"]["income"] > 0.25 and f.measurements["psi"]["age"] < 0.01
+    assert statuses(f)["prediction drift"] in (Status.WARN, Status.FAIL)  # by its PSI band
+    assert f.measurements["prediction_psi"] >= 0.1
     assert f.not_assessed == []  # the online rehearsal is built: nothing left unassessed
     titles = [e.title for e in f.evidence]
     assert "Feature drift (scipy engine)" in titles
@@ -452,3 +458,30 @@ def team_monitor(batch: pd.DataFrame) -> list[bool]:
 
 
 team_monitor.reset = lambda: _team[0].reset() if _team else None  # type: ignore[attr-defined]
+
+
+def test_a_hair_of_a_shift_at_100k_rows_is_significant_but_not_flagged() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    n = 100_000
+    ref = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    cur = pd.DataFrame({"a": rng.normal(size=n) + 0.03, "b": rng.normal(size=n)})
+    ref["y"] = ref["a"] + ref["b"]
+    cur["y"] = cur["a"] + cur["b"]
+    model = LinearRegression().fit(ref[["a", "b"]], ref["y"])
+    f = run(
+        System(
+            model=model,
+            reference=ref,
+            current=cur,
+            target="y",
+            settings={"monitoring": {"engine": "scipy", "rehearsal_runs": 2}},
+        )
+    )
+    a = next(row for row in f.evidence[0].rows if row[0] == "a")
+    assert a[5] == "yes" and a[6] < 0.01 and a[9] == "no"  # significant, tiny, not drifted
+    assert f.measurements["features_drifted"] == []
+    check = next(c for c in f.checks if c.name == "feature drift")
+    assert check.status is Status.PASS
+    assert check.message == "No feature drifted. Significant but below PSI 0.1, so not flagged: a."

@@ -128,7 +128,7 @@ def test_q3_model_that_always_raises_fails_with_drift_still_measured(
     assert checks(f) == {
         "model scores every row": Status.FAIL,
         "missing values": Status.PASS,
-        "feature drift": Status.WARN,
+        "feature drift": Status.FAIL,
         "categorical cardinality": Status.PASS,
         "test power": Status.PASS,
         "prediction drift": Status.FAIL,

@@ -18,7 +18,7 @@ Features (14: 11 numeric, 3 categorical)::
     purpose                 ~ Categorical(p_purpose[window])                       # DRIFTS
     annual_income           = round(s[window] * exp(N(ln 60000 + m_home, 0.5^2)))
                               m_home = {RENT: -0.10, MORTGAGE: +0.15, OWN: +0.05}
-                              s = 1.00 (reference), 0.85 (current)                  # DRIFTS
+                              s = 1.00 (reference), 0.80 (current)                  # DRIFTS
     revolving_utilization   ~ Beta(a[window] + 0.5 G, 4), rounded to 1e-4          # DRIFTS
                               a = 2.0 (reference), 2.8 (current)
     debt_to_income          = round(100 * Beta(2, 8 - 0.6 G), 2)                    # percent
@@ -33,12 +33,12 @@ Features (14: 11 numeric, 3 categorical)::
     open_credit_lines       = 1 + Poisson(9 + 0.5 G)                                # integer
 
     p_purpose[window]     reference  current
-      debt_consolidation     .45       .40
-      credit_card            .22       .19
+      debt_consolidation     .45       .38
+      credit_card            .22       .18
       home_improvement       .08       .08
       car                    .06       .06
       medical                .04       .04
-      small_business         .04       .12
+      small_business         .04       .15
       other                  .11       .11
 
 Label (same in both windows: the concept does not change, only covariates drift)::
@@ -96,7 +96,7 @@ __all__ = [
 
 #: Bump whenever the generating process or the model recipe changes: cached example
 #: directories made by an older version are then regenerated.
-GENERATOR_VERSION: Final = 2
+GENERATOR_VERSION: Final = 3
 
 TARGET: Final = "default"
 
@@ -120,10 +120,10 @@ FEATURES: Final[list[str]] = [*NUMERIC, *CATEGORICAL]
 #: The features whose distribution differs in the ``current`` window, and how. All others
 #: keep exactly the reference distribution (see the module docstring).
 DRIFTED: Final[dict[str, str]] = {
-    "annual_income": "scaled by 0.85: every income is 15% lower (a shift of ln 0.85 in log income)",
+    "annual_income": "scaled by 0.80: every income is 20% lower (a shift of ln 0.8 in log income)",
     "revolving_utilization": "Beta(2.0 + 0.5 G, 4) -> Beta(2.8 + 0.5 G, 4): mean 0.42 -> 0.48",
-    "purpose": "small_business share 4% -> 12%, debt_consolidation 45% -> 40%, "
-    "credit_card 22% -> 19%",
+    "purpose": "small_business share 4% -> 15%, debt_consolidation 45% -> 38%, "
+    "credit_card 22% -> 18%",
 }
 
 _GRADE_P: Final = np.array([0.17, 0.28, 0.24, 0.15, 0.09, 0.05, 0.02])
@@ -149,11 +149,11 @@ _PURPOSE: Final = (
 )
 _PURPOSE_P: Final = {
     "reference": np.array([0.45, 0.22, 0.08, 0.06, 0.04, 0.04, 0.11]),
-    "current": np.array([0.40, 0.19, 0.08, 0.06, 0.04, 0.12, 0.11]),
+    "current": np.array([0.38, 0.18, 0.08, 0.06, 0.04, 0.15, 0.11]),
 }
 _PURPOSE_B: Final = np.array([0.0, -0.10, -0.10, -0.20, 0.30, 0.70, 0.15])
 
-_INCOME_SCALE: Final = {"reference": 1.0, "current": 0.85}
+_INCOME_SCALE: Final = {"reference": 1.0, "current": 0.80}
 _UTILIZATION_A: Final = {"reference": 2.0, "current": 2.8}
 
 _INTERCEPT: Final = -2.55

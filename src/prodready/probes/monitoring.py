@@ -27,7 +27,7 @@ import pandas as pd
 
 from prodready._exceptions import MissingDependencyError, SpecError
 from prodready._settings import require
-from prodready.drift import DriftReport, get_engine
+from prodready.drift import DriftReport, get_engine, psi_band
 from prodready.online import Rehearsal, get_online_engine
 from prodready.probes._base import Probe, ProbeContext
 from prodready.probes._performance import bootstrap_drop, metric_function, segment_drops
@@ -71,6 +71,13 @@ class MonitoringSettings:
     - ``min_detectable_shift``: the smallest distribution shift (as a KS distance) the tests
       must be able to see with the rows given; fewer rows than that needs is a WARN.
 
+    Effect sizes (see :mod:`prodready.drift`): a feature (or the model's output) is flagged
+    as drifted when its test is significant *and* its Population Stability Index reaches
+    ``min_psi``: at 100k rows nearly any difference is significant, and a significant but
+    tiny shift is shown, not flagged. Flagged shifts are judged by the usual PSI bands:
+    below ``psi_moderate`` stable, from it a moderate shift (WARN), from ``psi_major`` a
+    major shift (FAIL).
+
     The online rehearsal (see :mod:`prodready.probes._rehearsal`):
 
     - ``online_engine``: the detector prodready rehearses, "scipy" (core, a second or two on
@@ -98,6 +105,9 @@ class MonitoringSettings:
     min_segment_rows: int = 200
     reference_is_training: bool = False
     min_detectable_shift: float = 0.1
+    min_psi: float = 0.1
+    psi_moderate: float = 0.1
+    psi_major: float = 0.25
     online_engine: Literal["scipy", "alibi"] = "scipy"
     ert: float = 1000.0
     window: int = 100
@@ -160,6 +170,18 @@ class MonitoringSettings:
             f"is {self.min_detectable_shift}",
             "a KS distance between 0 and 1",
         )
+        require(
+            0 <= self.min_psi <= 10,
+            "min_psi",
+            f"is {self.min_psi}",
+            "a PSI from 0 (flag every significant shift) to 10",
+        )
+        require(
+            0 < self.psi_moderate < self.psi_major,
+            "psi_major",
+            f"is {self.psi_major} with psi_moderate {self.psi_moderate}",
+            "0 < psi_moderate < psi_major (e.g. 0.1 and 0.25)",
+        )
         for name, value, low, high in (
             ("ert", self.ert, 10, 1e7),
             ("window", self.window, 5, 100_000),
@@ -214,7 +236,11 @@ class MonitoringProbe(Probe):
         ref_x, cur_x = system.X("reference"), system.X("current")
         context.report("feature drift")
         features = engine.detect(
-            ref_x, cur_x, categorical=system.categorical_columns, alpha=settings.alpha
+            ref_x,
+            cur_x,
+            categorical=system.categorical_columns,
+            alpha=settings.alpha,
+            min_psi=settings.min_psi,
         )
         context.check_deadline()
 
@@ -233,6 +259,7 @@ class MonitoringProbe(Probe):
                 pd.DataFrame({"prediction": cur_out}),
                 categorical=["prediction"] if out_kind == "categorical" else [],
                 alpha=settings.alpha,
+                min_psi=settings.min_psi,
             )
         context.check_deadline()
 
@@ -268,17 +295,17 @@ class MonitoringProbe(Probe):
         checks = [
             _scoring_check(ref_scoring, cur_scoring),
             _missing_check(missing, settings.max_missing_increase),
-            _feature_check(features),
+            _feature_check(features, settings),
             _cardinality_check(cardinality, settings.max_categories, len(ref_x) + len(cur_x)),
             _power_check(len(ref_x), len(cur_x), features, settings.min_detectable_shift),
-            _prediction_check(predictions),
+            _prediction_check(predictions, settings),
             _performance_check(perf, settings.max_performance_drop, system.target),
             _segment_check(segments, settings.max_performance_drop, settings.min_segment_rows),
             _in_sample_check(perf, settings.reference_is_training),
             _monitor_check(rehearsals, settings, bool(features.drifted), system.hooks),
         ]
         status = Finding.worst(checks)
-        evidence: list[Evidence] = [_drift_table(features)]
+        evidence: list[Evidence] = [_drift_table(features, settings)]
         if any(ref > 0 or cur > 0 for ref, cur in missing.values()):
             evidence.append(_missing_table(missing))
         for which, scoring in (("current", cur_scoring), ("reference", ref_scoring)):
@@ -332,6 +359,8 @@ class MonitoringProbe(Probe):
                 "drift_engine": features.engine,
                 "features_tested": len(features.features),
                 "features_drifted": drifted,
+                "psi": {f.feature: f.psi for f in features.features},
+                "prediction_psi": None if predictions is None else predictions.features[0].psi,
                 "prediction_drift_p_value": (
                     None if predictions is None else predictions.features[0].p_value
                 ),
@@ -363,6 +392,8 @@ class MonitoringProbe(Probe):
                 "alpha": settings.alpha,
                 "correction": features.correction,
                 "per_feature_threshold": features.threshold,
+                "min_psi": settings.min_psi,
+                "psi_bands": [settings.psi_moderate, settings.psi_major],
                 "max_performance_drop": settings.max_performance_drop,
                 "max_missing_increase": settings.max_missing_increase,
                 "max_categories": settings.max_categories,
@@ -651,23 +682,42 @@ def _names(items: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _feature_check(report: DriftReport) -> Check:
-    drifted = report.drifted
+def _band(psi: float, settings: MonitoringSettings) -> str:
+    if not np.isfinite(psi):
+        return "n/a"
+    return psi_band(psi, moderate=settings.psi_moderate, major=settings.psi_major)
+
+
+def _band_status(bands: list[str]) -> Status:
+    if "major" in bands:
+        return Status.FAIL
+    return Status.WARN if "moderate" in bands else Status.PASS
+
+
+def _feature_check(report: DriftReport, settings: MonitoringSettings) -> Check:
+    flagged = [f for f in report.features if f.drifted]
+    tiny = [f.feature for f in report.features if f.significant and not f.drifted]
+    bands = [_band(f.psi, settings) for f in flagged]
+    listed = ", ".join(
+        f"{f.feature} (PSI {f.psi:.3f}, {b})" for f, b in zip(flagged, bands, strict=True)
+    )
+    message = f"{len(flagged)} feature(s) drifted: {listed}." if flagged else "No feature drifted."
+    if tiny:
+        message += (
+            f" Significant but below PSI {settings.min_psi:g}, so not flagged: {_names(tiny)}."
+        )
     return Check(
         name="feature drift",
-        status=Status.WARN if drifted else Status.PASS,
-        measured=len(drifted),
-        threshold=f"no feature with p < {report.threshold:.2g} "
-        f"(alpha {report.alpha:g}, {report.correction})",
-        message=(
-            f"{len(drifted)} feature(s) drifted: {', '.join(drifted)}"
-            if drifted
-            else "No feature drifted significantly."
-        ),
+        status=_band_status(bands),
+        measured=len(flagged),
+        threshold=f"flagged when p < {report.threshold:.2g} (alpha {report.alpha:g}, "
+        f"{report.correction}) and PSI >= {settings.min_psi:g}; PSI {settings.psi_moderate:g} "
+        f"moderate (WARN), {settings.psi_major:g} major (FAIL)",
+        message=message,
     )
 
 
-def _prediction_check(report: DriftReport | None) -> Check:
+def _prediction_check(report: DriftReport | None, settings: MonitoringSettings) -> Check:
     if report is None:
         return Check(
             name="prediction drift",
@@ -677,18 +727,23 @@ def _prediction_check(report: DriftReport | None) -> Check:
             message="The model gave no usable output on one of the windows: the drift of its "
             "outputs cannot be measured.",
         )
-    p = report.features[0].p_value
-    drifted = bool(report.drifted)
+    out = report.features[0]
+    band = _band(out.psi, settings)
+    if out.drifted:
+        message = f"The distribution of the model's outputs shifted (PSI {out.psi:.3f}, {band})."
+    elif out.significant:
+        message = (
+            f"The model's outputs changed significantly but little (PSI {out.psi:.3f}, below "
+            f"{settings.min_psi:g}): not flagged."
+        )
+    else:
+        message = "The distribution of the model's outputs did not change significantly."
     return Check(
         name="prediction drift",
-        status=Status.WARN if drifted else Status.PASS,
-        measured=p,
-        threshold=f"p >= {report.threshold:.2g}",
-        message=(
-            "The distribution of the model's outputs changed significantly."
-            if drifted
-            else "The distribution of the model's outputs did not change significantly."
-        ),
+        status=_band_status([band]) if out.drifted else Status.PASS,
+        measured=out.psi,
+        threshold=f"p >= {report.threshold:.2g} or PSI < {settings.min_psi:g}",
+        message=message,
     )
 
 
@@ -953,17 +1008,41 @@ def _remediation(
 # -- evidence -----------------------------------------------------------------------------
 
 
-def _drift_table(report: DriftReport) -> Table:
+def _drift_table(report: DriftReport, settings: MonitoringSettings) -> Table:
     rows = [
-        [f.feature, f.kind, f.test, f.statistic, f.p_value, "yes" if f.drifted else "no"]
+        [
+            f.feature,
+            f.kind,
+            f.test,
+            f.statistic,
+            f.p_value,
+            "yes" if f.significant else "no",
+            f.psi,
+            _band(f.psi, settings),
+            None if not np.isfinite(f.wasserstein) else f.wasserstein,
+            "yes" if f.drifted else "no",
+        ]
         for f in report.features
     ]
     return Table(
         title=f"Feature drift ({report.engine} engine)",
-        columns=["feature", "kind", "test", "statistic", "p-value", "drifted"],
+        columns=[
+            "feature",
+            "kind",
+            "test",
+            "statistic",
+            "p-value",
+            "significant",
+            "PSI",
+            "PSI band",
+            "Wasserstein / sd",
+            "drifted",
+        ],
         rows=rows,
-        note=f"Drifted when p < {report.threshold:.3g} = alpha {report.alpha:g} / "
-        f"{len(report.features)} features ({report.correction}).",
+        note=f"Significant when p < {report.threshold:.3g} = alpha {report.alpha:g} / "
+        f"{len(report.features)} features ({report.correction}); drifted when also PSI >= "
+        f"{settings.min_psi:g}. PSI on reference deciles (categories as they are), with bins "
+        "for missing and unseen values; Wasserstein distance in reference standard deviations.",
     )
 
 

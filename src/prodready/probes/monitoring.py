@@ -385,7 +385,7 @@ class MonitoringProbe(Probe):
                 "monitor_hook_error": rehearsals.hook_error,
                 # A ready-to-use configuration of the detector that was rehearsed; the run
                 # folder gets it as monitor.json.
-                "recommended_monitor": rehearsals.config,
+                "recommended_monitor": _without_timings(rehearsals.config),
                 "detectable_shift": _detectable_shift(len(ref_x), len(cur_x), features),
             },
             thresholds={
@@ -843,7 +843,19 @@ def _in_sample_check(perf: dict[str, Any] | None, declared: bool) -> Check:
 
 def _rehearsal_summary(r: Rehearsal) -> dict[str, Any]:
     data = r.as_dict()
-    return {k: v for k, v in data.items() if k not in ("trace", "config")}
+    return _without_timings({k: v for k, v in data.items() if k not in ("trace", "config")})
+
+
+_TIMINGS = ("seconds", "calibration_seconds", "rehearsal_seconds")
+
+
+def _without_timings(value: Any) -> Any:
+    """``value`` without wall-time entries: a finding is the same for the same seed."""
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if k not in _TIMINGS}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
 
 
 def _monitor_verdict(

@@ -843,7 +843,10 @@ def _in_sample_check(perf: dict[str, Any] | None, declared: bool) -> Check:
 
 def _rehearsal_summary(r: Rehearsal) -> dict[str, Any]:
     data = r.as_dict()
-    return _without_timings({k: v for k, v in data.items() if k not in ("trace", "config")})
+    summary: dict[str, Any] = _without_timings(
+        {k: v for k, v in data.items() if k not in ("trace", "config")}
+    )
+    return summary
 
 
 _TIMINGS = ("seconds", "calibration_seconds", "rehearsal_seconds")

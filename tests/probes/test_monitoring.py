@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from prodready import ProbeContext, Status, System
 from prodready.probes import MonitoringProbe
-from prodready.probes.monitoring import _hist_chart
+from prodready.probes.monitoring._evidence import _hist_chart
 from tests.conftest import make_frame
 from tests.zoo import with_nan
 

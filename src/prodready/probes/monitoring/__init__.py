@@ -32,13 +32,7 @@ The online rehearsal and the performance metrics are in :mod:`prodready.probes._
 and :mod:`prodready.probes._performance`.
 """
 
-from prodready.probes.monitoring._evidence import _hist_chart as _hist_chart
 from prodready.probes.monitoring._probe import MonitoringProbe
-from prodready.probes.monitoring._probe import _without_timings as _without_timings
 from prodready.probes.monitoring._settings import MonitoringSettings
 
 __all__ = ["MonitoringProbe", "MonitoringSettings"]
-
-# The probe registry records "module:Class" as the origin of each finding (results.json, the
-# report): keep it "prodready.probes.monitoring:MonitoringProbe", as before the split.
-MonitoringProbe.__module__ = __name__

@@ -62,6 +62,8 @@ test: lint typecheck test-core test-full
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_drift.py
 	$(VENV)/bin/python benchmarks/bench_stages.py
+	$(VENV)/bin/python benchmarks/bench_rehearsal.py
+	$(VENV)/bin/python benchmarks/bench_bad_input.py
 
 lab: $(VENV)/.installed
 	$(VENV)/bin/python -m pip install -q -e '.[alibi,lab]'

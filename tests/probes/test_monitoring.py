@@ -485,3 +485,12 @@ def test_a_hair_of_a_shift_at_100k_rows_is_significant_but_not_flagged() -> None
     check = next(c for c in f.checks if c.name == "feature drift")
     assert check.status is Status.PASS
     assert check.message == "No feature drifted. Significant but below PSI 0.1, so not flagged: a."
+
+
+def test_remediation_points_at_the_monitor_to_build_or_fix(
+    binary_model: Pipeline, binary_data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    without = rehearsed(binary_model, binary_data, None)
+    assert "name it in hooks.monitor so it is rehearsed: monitor.json" in without.remediation
+    broken = rehearsed(binary_model, binary_data, "never_alarms")
+    assert "Fix your monitor (hooks.monitor)" in broken.remediation

@@ -379,6 +379,7 @@ def _remediation(
     max_drop: float,
     cur: Scoring,
     ref: Scoring,
+    monitor: Check,
 ) -> str:
     if status is Status.PASS:
         return ""
@@ -404,5 +405,12 @@ def _remediation(
             "Collect labels for the current window (even a delayed sample) so "
             "performance can be monitored, not only drift."
         )
-    steps.append("Build online monitoring that alerts on these same tests in production.")
+    if monitor.status is not Status.PASS:
+        steps.append(
+            "Put a drift monitor in production and name it in hooks.monitor so it is "
+            "rehearsed: monitor.json in the run folder is a detector that caught this shift."
+            if "No monitor of yours" in monitor.message
+            else "Fix your monitor (hooks.monitor) so it catches a shift within the delay "
+            "set, without more false alarms than set."
+        )
     return " ".join(steps)

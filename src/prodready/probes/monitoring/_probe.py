@@ -155,6 +155,7 @@ class MonitoringProbe(Probe):
         context.check_deadline()
         missing = _missing_shares(ref_x, cur_x)
         cardinality = _cardinality(ref_x, cur_x, system.categorical_columns)
+        monitor = _monitor_check(rehearsals, settings, bool(features.drifted), system.hooks)
         checks = [
             _scoring_check(ref_scoring, cur_scoring),
             _missing_check(missing, settings.max_missing_increase),
@@ -165,7 +166,7 @@ class MonitoringProbe(Probe):
             _performance_check(perf, settings.max_performance_drop, system.target),
             _segment_check(segments, settings.max_performance_drop, settings.min_segment_rows),
             _in_sample_check(perf, settings.reference_is_training),
-            _monitor_check(rehearsals, settings, bool(features.drifted), system.hooks),
+            monitor,
         ]
         status = Finding.worst(checks)
         evidence: list[Evidence] = [_drift_table(features, settings)]
@@ -273,7 +274,13 @@ class MonitoringProbe(Probe):
             },
             evidence=evidence,
             remediation=_remediation(
-                status, drifted, perf, settings.max_performance_drop, cur_scoring, ref_scoring
+                status,
+                drifted,
+                perf,
+                settings.max_performance_drop,
+                cur_scoring,
+                ref_scoring,
+                monitor,
             ),
             not_assessed=_unmeasured(perf),
         )

@@ -62,6 +62,7 @@ import pandas as pd
 from prodready.assessment import _cap_partial
 from prodready.checklist import QUESTIONS
 from prodready.probes._base import Probe, ProbeCancelled, ProbeContext
+from prodready.probes._scoring import _error_text
 from prodready.results import Assessment, Check, Finding, Status
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ def _instance(probe: ProbeLike) -> Probe:
             return probe()
         except Exception as exc:
             raise _Failed(
-                f"{probe.__qualname__}() raised {_exception_line(exc)}.", _FIX_INSTANTIATE
+                f"{probe.__qualname__}() raised {_error_text(exc)}.", _FIX_INSTANTIATE
             ) from exc
     try:
         return copy.deepcopy(probe)
@@ -246,7 +247,7 @@ def _preflight(probe: Probe, system: System) -> None:
         probe.preflight(system)
     except Exception as exc:
         raise _Failed(
-            f"preflight(system) raised {_exception_line(exc)}, so the check cannot run.",
+            f"preflight(system) raised {_error_text(exc)}, so the check cannot run.",
             _FIX_PREFLIGHT,
         ) from exc
 
@@ -272,7 +273,7 @@ def _run(
         ) from exc
     except Exception as exc:
         raise _Failed(
-            f"run() raised {_exception_line(exc)} {when}.\n{_last_frames(exc)}", crash_fix
+            f"run() raised {_error_text(exc)} {when}.\n{_last_frames(exc)}", crash_fix
         ) from exc
     if not isinstance(finding, Finding):
         raise _Failed(
@@ -280,11 +281,6 @@ def _run(
             _FIX_NOT_FINDING,
         )
     return finding
-
-
-def _exception_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _last_frames(exc: BaseException, limit: int = 3) -> str:
@@ -519,15 +515,11 @@ def check_round_trip(probe: ProbeLike, system: System, *, time_limit: float | No
     try:
         text = _assessment(work, [finding]).to_json()
     except (TypeError, ValueError) as exc:
-        raise _Failed(
-            f"results.json cannot be written: {_exception_line(exc)}.", _FIX_JSON
-        ) from exc
+        raise _Failed(f"results.json cannot be written: {_error_text(exc)}.", _FIX_JSON) from exc
     try:
         restored = Assessment.from_dict(json.loads(text)).findings[0]
     except Exception as exc:
-        raise _Failed(
-            f"results.json cannot be read back: {_exception_line(exc)}.", _FIX_JSON
-        ) from exc
+        raise _Failed(f"results.json cannot be read back: {_error_text(exc)}.", _FIX_JSON) from exc
     written = json.loads(text)["findings"][0]
     rewritten = json.loads(_assessment(work, [restored]).to_json())["findings"][0]
     found = _difference(written, rewritten, "finding") or _difference(
@@ -578,12 +570,12 @@ def check_cancellation(
     if kind == "raised":
         if cancelled:
             raise _Failed(
-                f"once cancelled, run() raised {_exception_line(value)} instead of ProbeCancelled.",
+                f"once cancelled, run() raised {_error_text(value)} instead of ProbeCancelled.",
                 "let ProbeCancelled propagate: do not catch it (nor Exception around "
                 "context.check_deadline() or score_model) without re-raising it.",
             )
         raise _Failed(
-            f"run() raised {_exception_line(value)} on a healthy system.\n{_last_frames(value)}",
+            f"run() raised {_error_text(value)} on a healthy system.\n{_last_frames(value)}",
             _FIX_CRASH,
         )
     if kind == "finding" and not isinstance(value, Finding):

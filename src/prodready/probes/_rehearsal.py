@@ -28,6 +28,7 @@ import pandas as pd
 
 from prodready.online import HookMonitor, Rehearsal, get_online_engine, rehearse
 from prodready.probes._base import ProbeContext
+from prodready.probes._scoring import _error_text
 
 if TYPE_CHECKING:
     from prodready.probes.monitoring import MonitoringSettings
@@ -110,8 +111,7 @@ def run_rehearsals(
             for stream, shifted in streams.items():
                 results[("yours", stream)] = rehearse(yours, build, held, shifted, **common)
         except Exception as exc:  # the system's monitor failing is the system's failure
-            lines = str(exc).strip().splitlines()
-            hook_error = f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
+            hook_error = _error_text(exc)
     context.report("online rehearsal: prodready's detector")
     for stream, shifted in streams.items():
         results[("features", stream)] = rehearse(

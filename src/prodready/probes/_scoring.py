@@ -298,6 +298,12 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _upper_first(text: str) -> str:
+    """``text`` with its first letter upper-case (``str.capitalize`` lowers all the rest):
+    :meth:`Scoring.describe` gives a clause, a summary starts a sentence with it."""
+    return text[:1].upper() + text[1:]
+
+
 def _error_text(exc: BaseException) -> str:
     """``Type: first line of the message``, at most 200 characters."""
     lines = str(exc).strip().splitlines()

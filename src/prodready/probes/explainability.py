@@ -36,7 +36,7 @@ from prodready._settings import require
 from prodready.explain import Explanation, explain
 from prodready.explain.outputs import _class_label
 from prodready.probes._base import Probe, ProbeContext
-from prodready.probes._scoring import Scoring, score_model
+from prodready.probes._scoring import Scoring, _upper_first, score_model
 from prodready.results import Chart, Check, Evidence, Finding, Status, Table
 from prodready.system import System
 
@@ -435,10 +435,6 @@ def _remediation(status: Status, scoring: Scoring) -> str:
         "explainer, and that prediction is deterministic."
     )
     return " ".join(steps)
-
-
-def _upper_first(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 # -- evidence -----------------------------------------------------------------------------

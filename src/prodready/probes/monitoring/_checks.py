@@ -15,8 +15,8 @@ import numpy as np
 from prodready.drift import DriftReport, psi_band
 from prodready.online import Rehearsal
 from prodready.probes._rehearsal import Rehearsals
-from prodready.probes._scoring import Scoring
-from prodready.probes.monitoring._common import _names, _upper_first
+from prodready.probes._scoring import Scoring, _upper_first
+from prodready.probes.monitoring._common import _names
 from prodready.probes.monitoring._measure import _detectable_shift
 from prodready.probes.monitoring._settings import MonitoringSettings
 from prodready.results import Check, Status

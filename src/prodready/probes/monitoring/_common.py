@@ -6,8 +6,3 @@ from __future__ import annotations
 def _names(items: list[str], limit: int = 5) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
-
-
-def _upper_first(text: str) -> str:
-    """``text`` with its first letter upper-case (``str.capitalize`` lowers all the rest)."""
-    return text[:1].upper() + text[1:]

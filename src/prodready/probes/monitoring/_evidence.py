@@ -14,9 +14,8 @@ import pandas as pd
 
 from prodready.drift import DriftReport
 from prodready.probes._rehearsal import PerformanceRehearsal, Rehearsals, trace_window
-from prodready.probes._scoring import Scoring
+from prodready.probes._scoring import Scoring, _upper_first
 from prodready.probes.monitoring._checks import _band
-from prodready.probes.monitoring._common import _upper_first
 from prodready.probes.monitoring._settings import MonitoringSettings
 from prodready.results import Chart, Evidence, Table
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from prodready.drift import DriftReport
-from prodready.probes._performance import bootstrap_drop, metric_function, segment_drops
+from prodready.probes._performance import Metric, bootstrap_drop, metric_function, segment_drops
 from prodready.probes._scoring import Scoring
 from prodready.probes.monitoring._settings import MonitoringSettings
 from prodready.system import System
@@ -37,21 +37,20 @@ def _output_label(system: System) -> str:
 
 def _add_intervals(
     perf: dict[str, Any],
-    system: System,
-    ref_out: np.ndarray,
-    cur_out: np.ndarray,
-    ref_scoring: Scoring,
-    cur_scoring: Scoring,
+    metric: Metric,
+    labelled: list[tuple[np.ndarray, np.ndarray]],
     settings: MonitoringSettings,
     seed: int,
 ) -> None:
-    """Bootstrap intervals of the main metric on both windows and of its drop, into ``perf``."""
-    (ref_y, ref_o), (cur_y, cur_o) = _labelled(system, ref_out, cur_out, ref_scoring, cur_scoring)
-    metric = metric_function(system.task or "", _positive(system))
+    """Bootstrap intervals of the main metric on both windows and of its drop, into ``perf``.
+
+    ``labelled`` holds (labels, outputs) of the reference's and the current window's
+    labelled, scored rows (:func:`_labelled`).
+    """
     ref_ci, cur_ci, drop_ci = bootstrap_drop(
         metric,
-        (ref_y, ref_o),
-        (cur_y, cur_o),
+        labelled[0],
+        labelled[1],
         resamples=settings.bootstrap,
         level=settings.confidence,
         seed=seed,

@@ -19,7 +19,7 @@ from prodready.online import Rehearsal, get_online_engine
 from prodready.probes._base import Probe, ProbeContext
 from prodready.probes._performance import metric_function
 from prodready.probes._rehearsal import rehearse_performance, run_rehearsals
-from prodready.probes._scoring import Method, score_model
+from prodready.probes._scoring import Method, _upper_first, score_model
 from prodready.probes.monitoring._checks import (
     _all_missing,
     _cardinality_check,
@@ -36,7 +36,7 @@ from prodready.probes.monitoring._checks import (
     _segment_check,
     _unmeasured,
 )
-from prodready.probes.monitoring._common import _names, _upper_first
+from prodready.probes.monitoring._common import _names
 from prodready.probes.monitoring._evidence import (
     _drift_charts,
     _drift_table,
@@ -129,22 +129,23 @@ class MonitoringProbe(Probe):
         context.report("performance and its uncertainty")
         perf = _performance(system, ref_out, cur_out, ref_scoring, cur_scoring)
         segments: list[dict[str, Any]] = []
-        if perf is not None and _measurable(perf):
-            _add_intervals(
-                perf, system, ref_out, cur_out, ref_scoring, cur_scoring, settings, context.seed
-            )
+        # The labelled, scored rows and the metric, once for the intervals and the rehearsal.
+        measurable = perf is not None and _measurable(perf)
+        labelled = (
+            _labelled(system, ref_out, cur_out, ref_scoring, cur_scoring) if measurable else []
+        )
+        metric = metric_function(system.task or "", _positive(system))
+        if perf is not None and measurable:
+            _add_intervals(perf, metric, labelled, settings, context.seed)
             segments = _segments(system, ref_out, cur_out, ref_scoring, cur_scoring, settings)
         context.check_deadline()
         rehearsals = run_rehearsals(system, settings, ref_x, cur_x, ref_out, cur_out, context)
         performance_monitor = None
-        if perf is not None and _measurable(perf) and rehearsals.results:
-            (ref_y, ref_o), (cur_y, cur_o) = _labelled(
-                system, ref_out, cur_out, ref_scoring, cur_scoring
-            )
+        if perf is not None and measurable and rehearsals.results:
             performance_monitor = rehearse_performance(
-                metric_function(system.task or "", _positive(system)),
-                (ref_y, ref_o),
-                (cur_y, cur_o),
+                metric,
+                labelled[0],
+                labelled[1],
                 floor=perf["reference"] - settings.max_performance_drop,
                 window=settings.performance_window,
                 warmup=settings.warmup,

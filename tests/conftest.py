@@ -171,3 +171,22 @@ def alibi_detect_module() -> ModuleType:
             pytest.fail(f"alibi-detect must be importable here (PRODREADY_REQUIRE_ALIBI=1): {exc}")
         pytest.skip("alibi-detect is not installed (the prodready[alibi] extra)")
     return module
+
+
+def require_mlflow() -> ModuleType:
+    """mlflow, imported; skips without it unless PRODREADY_REQUIRE_MLFLOW=1 (then fails).
+
+    Call it at the top of a test module that needs a real MLflow (a served model, a registry):
+    ``mlflow = require_mlflow()``.
+    """
+    try:
+        return importlib.import_module("mlflow")
+    except ImportError as exc:
+        if os.environ.get("PRODREADY_REQUIRE_MLFLOW") == "1":
+            pytest.fail(
+                f"mlflow must be importable here (PRODREADY_REQUIRE_MLFLOW=1): {exc}",
+                pytrace=False,
+            )
+        pytest.skip(
+            "mlflow is not installed (the prodready[mlflow] extra)", allow_module_level=True
+        )

@@ -426,3 +426,40 @@ def test_subprocess_isolation_stops_a_probe_that_holds_the_gil(system: System) -
     )
     assert result.finding("Q6").status is Status.ERROR
     assert time.monotonic() - start < limit + 2 * GRACE_S + 1  # SIGTERM, then SIGKILL
+
+
+_UNGUARDED_SCRIPT = """
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+import prodready
+from prodready.system import Traffic
+
+print("SCRIPT RAN")
+frame = pd.DataFrame({"a": np.arange(200.0), "b": np.arange(200.0) % 7})
+frame["t"] = (frame["a"] > 100).astype(int)
+model = LogisticRegression().fit(frame[["a", "b"]], frame["t"])
+system = prodready.System(
+    model=model, reference=frame, target="t", traffic=Traffic(current_rps=20),
+    settings={"load": {"phase_s": 0.3, "warmup_s": 0.0, "search": False}},
+)
+result = prodready.assess(system, questions=["Q1"])
+print("RESULT", result.findings[0].status.value)
+"""
+
+
+def test_a_script_without_a_main_guard_runs_subprocess_probes_once(tmp_path: Path) -> None:
+    """A spawned probe process must not re-run the user's script (it has no main guard)."""
+    script = tmp_path / "assess_my_model.py"
+    script.write_text(_UNGUARDED_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("SCRIPT RAN") == 1
+    assert done.stdout.strip().splitlines()[-1] in ("RESULT pass", "RESULT warn")

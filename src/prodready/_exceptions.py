@@ -9,10 +9,14 @@ one clear line and an exit code, and anything else into "internal error" (exit 3
     │   ├── DataError           a data file cannot be read or does not fit the spec
     │   ├── ModelLoadError      the model artifact cannot be loaded
     │   └── MissingDependencyError   an optional extra is needed: `pip install prodready[extra]`
+    ├── ServeError              a model server prodready starts did not come up (the system's
+    │                           model cannot be served: its questions FAIL, the run goes on)
     └── ReportError             running or rendering the assessment notebook failed: exit 3
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 __all__ = [
     "DataError",
@@ -20,6 +24,7 @@ __all__ = [
     "ModelLoadError",
     "ProdreadyError",
     "ReportError",
+    "ServeError",
     "SpecError",
     "UsageError",
 ]
@@ -69,6 +74,18 @@ class MissingDependencyError(UsageError):
         super().__init__(
             f"{purpose} needs the optional package {package!r}: pip install 'prodready[{extra}]'"
         )
+
+
+class ServeError(ProdreadyError):
+    """A model server did not start: it exited, or its health route did not answer in time.
+
+    The message ends with the most telling line of the server's log; ``log_path`` is the
+    whole log.
+    """
+
+    def __init__(self, message: str, *, log_path: Path | None = None) -> None:
+        self.log_path = log_path
+        super().__init__(message)
 
 
 class ReportError(ProdreadyError):

@@ -21,11 +21,13 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -107,12 +109,18 @@ def run_in_subprocess(
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
     deadline = time.monotonic() + limit
+    payload = pickle.dumps((type(probe), system), protocol=pickle.HIGHEST_PROTOCOL)
     child = ctx.Process(
         target=_child_main,
-        args=(type(probe), system, deadline, seed, sender),
+        args=(payload, deadline, seed, sender),
         name=f"prodready-{probe.question}",
     )
-    child.start()
+    # A spawned child normally re-runs the parent's main script first (as __mp_main__), so
+    # that classes defined there can be unpickled: a script that calls prodready.assess at
+    # its top level, without `if __name__ == "__main__":`, would then run again in the child.
+    # Only a system that needs the script (a model class defined in it) pays that price.
+    with contextlib.nullcontext() if b"__main__" in payload else _main_not_rerun():
+        child.start()
     sender.close()  # the child holds the only writing end: EOF when it dies
     outcome: Outcome | None = None
     try:
@@ -171,13 +179,37 @@ def _signal_group(child: Any, sig: signal.Signals) -> None:
             os.kill(child.pid, sig)
 
 
-def _child_main(
-    probe_class: type[Probe], system: System, deadline: float, seed: int, sender: Connection
-) -> None:
+@contextlib.contextmanager
+def _main_not_rerun() -> Iterator[None]:
+    """Start a spawned child without it importing the parent's ``__main__`` module.
+
+    multiprocessing's spawn re-imports the main module in the child when it has a
+    ``__file__`` (or a ``__spec__``); without either the child keeps its own.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved: dict[str, Any] = {
+        name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__
+    }
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
+def _child_main(payload: bytes, deadline: float, seed: int, sender: Connection) -> None:
     """The child process: its own session, SIGTERM cancels the probe, the outcome is sent."""
     os.setsid()
     _die_with_parent()
     context = ProbeContext(deadline=deadline, seed=seed)
+    probe_class: type[Probe]
+    system: System
+    probe_class, system = pickle.loads(payload)
 
     def on_term(signum: int, frame: Any) -> None:
         context.cancel.set()

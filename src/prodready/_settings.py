@@ -130,7 +130,8 @@ def read_settings(cls: type[S], value: Any, section: str, source: str) -> S:
     except SpecError as exc:  # raised by __post_init__ with the field relative to the section
         # Settings classes name fields relative to their section; Policy and Endpoint, which
         # are also built directly in Python, already name theirs in full.
-        field = exc.field if exc.field.startswith(section + ".") else f"{section}.{exc.field}"
+        full = exc.field == section or exc.field.startswith(section + ".")
+        field = exc.field if full else f"{section}.{exc.field}"
         field = field.rstrip(".")
         raise SpecError(exc.problem, source=source, field=field, expected=exc.expected) from None
 

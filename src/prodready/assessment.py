@@ -10,18 +10,22 @@ section score, so strength in one section cannot hide a hole in another.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import platform
 import secrets
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
-from prodready._exceptions import UsageError
+from prodready._exceptions import MissingDependencyError, ServeError, UsageError
 from prodready._isolation import Outcome, run_in_subprocess, run_in_thread
 from prodready.checklist import QUESTIONS, Question, Section, get_question
 from prodready.probes import Probe, ProbeSpec, plugin_problems, registered_probes
@@ -62,6 +66,7 @@ def assess(
     on_progress: Callable[[str, str, float | None], None] | None = None,
     cancel: threading.Event | None = None,
     run_id: str | None = None,
+    log_dir: str | Path | None = None,
 ) -> Assessment:
     """Assess ``system`` against the checklist questions.
 
@@ -75,23 +80,45 @@ def assess(
     "started") and whenever it reports a step.
     Setting ``cancel`` stops the running probe (it gets a cancellation) and the questions
     not yet run are reported as NOT ASSESSED.
+
+    When the spec's ``endpoint.serve`` names an MLflow model and a selected probe sends
+    decisions to the system (:attr:`~prodready.Probe.serves`), the model is served with
+    ``mlflow models serve`` on a free loopback port for the time of those probes and stopped
+    after, whatever happens; its log is kept as ``server.log`` in ``log_dir`` (by default a
+    temporary folder, removed after). A model that cannot be served FAILs those questions.
     """
     specs = _as_specs(registered_probes() if probes is None else probes)
     selected = select_questions(questions)
     preflight(system, [specs[q.id] for q in selected if q.id in specs])
     started = datetime.now(UTC)
     findings: list[Finding] = []
-    for question in selected:
-        spec = specs.get(question.id)
-        if cancel is not None and cancel.is_set():
-            finding = _not_assessed(question.id, "The run was stopped before this question.")
-        elif spec is None:
-            finding = _not_assessed(question.id, "No probe assesses this question yet.")
-        else:
-            finding = _run_probe(spec, system, cancel, on_progress)
-        findings.append(finding)
-        if on_finding is not None:
-            on_finding(finding)
+    serving = [specs[q.id] for q in selected if q.id in specs and _serves(specs[q.id])]
+    served_here = serving and system.endpoint is not None and system.endpoint.url is None
+    if served_here and importlib.util.find_spec("mlflow") is None:  # before any probe runs
+        raise MissingDependencyError("mlflow", "mlflow", "serving endpoint.serve")
+    with contextlib.ExitStack() as stack:
+        served: System | str = system
+        for question in selected:
+            spec = specs.get(question.id)
+            if cancel is not None and cancel.is_set():
+                finding = _not_assessed(question.id, "The run was stopped before this question.")
+            elif spec is None:
+                finding = _not_assessed(question.id, "No probe assesses this question yet.")
+            elif spec in serving:
+                if served is system:  # the first probe that needs the server starts it
+                    served = _serve(system, stack, log_dir)
+                finding = (
+                    _run_probe(spec, served, cancel, on_progress)
+                    if isinstance(served, System)
+                    else _unservable(spec, served)
+                )
+            else:
+                finding = _run_probe(spec, system, cancel, on_progress)
+            findings.append(finding)
+            if on_finding is not None:
+                on_finding(finding)
+            if spec in serving and spec is serving[-1]:
+                stack.close()  # the last probe that needs the server is done: stop it
     scores, overall, verdict = score(findings, system.policy)
     return Assessment(
         run_id=run_id or new_run_id(),
@@ -105,6 +132,46 @@ def assess(
         environment=_environment(),
         questions=[q.id for q in selected],
         notes=plugin_problems() if probes is None else [],
+    )
+
+
+def _serves(spec: ProbeSpec) -> bool:
+    return spec.probe is not None and bool(getattr(spec.probe, "serves", False))
+
+
+def _serve(system: System, stack: contextlib.ExitStack, log_dir: str | Path | None) -> System | str:
+    """``system`` with its ``endpoint.serve`` model served (url filled in), or why it failed.
+
+    The server is stopped when ``stack`` closes. A system without ``endpoint.serve`` is
+    returned as it is.
+    """
+    endpoint = system.endpoint
+    if endpoint is None or endpoint.serve is None or endpoint.url is not None:
+        return system
+    from prodready.adapters.serve import serve_mlflow
+
+    env = (
+        {} if system.decision_log is None else {"PRODREADY_DECISION_LOG": str(system.decision_log)}
+    )
+    if log_dir is None:
+        log_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="prodready-serve-"))
+    try:
+        server = stack.enter_context(serve_mlflow(Path(endpoint.serve), env=env, log_dir=log_dir))
+    except ServeError as exc:
+        return str(exc)
+    return replace(system, endpoint=replace(endpoint, url=server.url))
+
+
+def _unservable(spec: ProbeSpec, why: str) -> Finding:
+    """The finding of a probe that needs the served model when the model cannot be served."""
+    return Finding(
+        question=spec.question,
+        status=Status.FAIL,
+        summary=f"The system's model could not be served, so it could not be tested: {why}",
+        probe=spec.origin,
+        remediation="Make endpoint.serve an MLflow model directory that `mlflow models serve "
+        "--env-manager local` serves in this environment (its log is server.log in the run "
+        "folder), or give endpoint.url of a server that is running.",
     )
 
 

@@ -26,6 +26,7 @@ from prodready.system import (
     Policy,
     Registry,
     System,
+    Traffic,
     file_kind,
     quote_path,
 )
@@ -61,6 +62,8 @@ _CORE = {
     "data",
     "task",
     "endpoint",
+    "decision_log",
+    "traffic",
     "registry",
     "hooks",
     "policy",
@@ -81,7 +84,7 @@ _V2_LAYOUT = (
 _MODEL = {"path", "uri", "format", "trusted"}
 _FORMATS = ("skops", "joblib", "pickle", "mlflow")
 _DATA = {"reference", "current", "target", "features", "categorical", "id"}
-_ENDPOINT = {"url", "protocol", "timeout_s"}
+_ENDPOINT = {"url", "serve", "protocol", "model_name", "timeout_s"}
 _REGISTRY = {"uri", "model_name"}
 
 
@@ -467,17 +470,31 @@ def system_from_dict(raw: Any, *, base: Path, source: str) -> System:
         "source": source,
     }
     if spec.get("endpoint") is not None:
-        endpoint = _mapping(spec["endpoint"], "endpoint", source, required=True)
+        endpoint = dict(_mapping(spec["endpoint"], "endpoint", source, required=True))
         _known(endpoint, _ENDPOINT, "endpoint", source)
-        url = _str(endpoint.get("url"), "endpoint.url", source)
-        if not url.startswith(("http://", "https://")):
+        if "url" in endpoint and "serve" in endpoint:
             raise SpecError(
-                f"is {quote(url)}",
+                "give exactly one of 'url' and 'serve'",
                 source=source,
-                field="endpoint.url",
-                expected="an http:// or https:// URL",
+                field="endpoint",
+                expected="endpoint.url (a running server) or endpoint.serve (an MLflow model "
+                "directory prodready serves for the run)",
             )
+        if "serve" in endpoint:  # a model directory, relative to the spec like every path
+            served = _path(endpoint["serve"], "endpoint.serve", base, source)
+            if not (served / "MLmodel").is_file():
+                raise SpecError(
+                    f"{quote_path(served)} is not an MLflow model directory (no MLmodel file)",
+                    source=source,
+                    field="endpoint.serve",
+                    expected="a directory written by mlflow.<flavor>.save_model",
+                )
+            endpoint["serve"] = str(served)
         kwargs["endpoint"] = read_settings(Endpoint, endpoint, "endpoint", source)
+    if spec.get("decision_log") is not None:
+        kwargs["decision_log"] = _path(spec["decision_log"], "decision_log", base, source)
+    if spec.get("traffic") is not None:
+        kwargs["traffic"] = read_settings(Traffic, spec["traffic"], "traffic", source)
     if spec.get("registry") is not None:
         registry = _mapping(spec["registry"], "registry", source, required=True)
         _known(registry, _REGISTRY, "registry", source)

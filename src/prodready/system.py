@@ -74,21 +74,91 @@ class Artifact:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """An HTTP model server speaking MLflow's ``/invocations`` protocol."""
+    """Where the system serves its model over HTTP (the spec's ``endpoint:``).
 
-    url: str
-    protocol: Literal["mlflow"] = "mlflow"
+    One of ``url`` and ``serve`` (both while prodready serves the model):
+
+    - ``url``: a server that is already running (``http://127.0.0.1:5001``), reached with
+      ``protocol`` "mlflow" (MLflow's scoring protocol: ``POST /invocations``, ``GET /ping``)
+      or "v2" (the Open Inference Protocol of KServe, Triton, MLServer, Seldon:
+      ``POST /v2/models/{model_name}/infer``; ``model_name`` is then required);
+    - ``serve``: an MLflow model directory that prodready serves itself for the run with
+      ``mlflow models serve`` on a free loopback port, stopped when the run ends (its log is
+      kept in the run folder). The URL is filled in while it runs.
+
+    ``timeout_s`` is how long one request may take before it counts as timed out.
+    """
+
+    url: str | None = None
+    serve: str | None = None
+    protocol: Literal["mlflow", "v2"] = "mlflow"
+    model_name: str | None = None
     timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
+        # Both are set while prodready serves the model (the url of its server filled in).
         _check(
-            self.protocol == "mlflow", "endpoint.protocol", f"is {quote(self.protocol)}", "mlflow"
+            self.url is not None or self.serve is not None,
+            "endpoint",
+            "give 'url' or 'serve'",
+            "endpoint.url (a running server) or endpoint.serve (an MLflow model directory "
+            "prodready serves for the run)",
+        )
+        _check(
+            self.url is None or self.url.startswith(("http://", "https://")),
+            "endpoint.url",
+            f"is {quote(self.url)}",
+            "an http:// or https:// URL",
+        )
+        _check(
+            self.protocol in ("mlflow", "v2"),
+            "endpoint.protocol",
+            f"is {quote(self.protocol)}",
+            "mlflow or v2",
+        )
+        _check(
+            self.protocol != "v2" or bool(self.model_name),
+            "endpoint.model_name",
+            "is missing (the v2 protocol names the model in its URL)",
+            "the model's name on the server: /v2/models/{model_name}/infer",
+        )
+        _check(
+            self.serve is None or self.protocol == "mlflow",
+            "endpoint.protocol",
+            f"is {quote(self.protocol)}, but endpoint.serve is served by mlflow models serve",
+            "mlflow (or give endpoint.url of your own v2 server)",
         )
         _check(
             _seconds(self.timeout_s),
             "endpoint.timeout_s",
             f"is {quote(self.timeout_s)}",
             f"a number of seconds > 0 and at most {MAX_TIMEOUT_S:,.0f} (one day)",
+        )
+
+    def describe(self) -> str:
+        """In words, for reports: "mlflow protocol at http://..." or "served by prodready"."""
+        where = self.url or f"the MLflow model {self.serve} (served by prodready for the run)"
+        return f"{self.protocol} protocol at {where}"
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """The system's current load (the spec's ``traffic:``), which the load probe multiplies.
+
+    ``current_rps`` is the number of decisions per second the system serves today at its
+    busiest. Without it, ``timestamp`` names a column of the current data holding each
+    decision's time; the current load is then the rows per second of its busiest minute.
+    """
+
+    current_rps: float | None = None
+    timestamp: str | None = None
+
+    def __post_init__(self) -> None:
+        _check(
+            self.current_rps is None or (is_real(self.current_rps) and 0 < self.current_rps <= 1e7),
+            "traffic.current_rps",
+            f"is {quote(self.current_rps)}",
+            "a number of requests per second > 0 (and at most 10,000,000)",
         )
 
 
@@ -177,6 +247,9 @@ class System:
     0.01}}``, or the probe's settings object): the System keeps them as given and each probe
     reads and validates its own. ``id_column`` names a column that identifies each row
     (a decision or application id) in reports; it is not fed to the model.
+    ``endpoint`` says where the model is served over HTTP (without it, probes that send
+    decisions call the model in-process); ``decision_log`` is the system's hash-chained log of
+    decisions (see :mod:`prodready.guard`); ``traffic`` its current load.
     ``model_artifact`` and ``data_artifacts`` record where things came from, with digests.
     ``source`` is the spec file, for error messages.
     """
@@ -190,6 +263,8 @@ class System:
     categorical: list[str] | None = None
     task: Task | None = None
     endpoint: Endpoint | None = None
+    decision_log: Path | None = None
+    traffic: Traffic = field(default_factory=Traffic)
     registry: Registry | None = None
     hooks: dict[str, str] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
@@ -335,7 +410,9 @@ class System:
             "features": self.feature_columns,
             "categorical": self.categorical_columns,
             "classes": [_jsonable(c) for c in getattr(self.model, "classes_", [])],
-            "endpoint": None if self.endpoint is None else self.endpoint.url,
+            "endpoint": None if self.endpoint is None else asdict(self.endpoint),
+            "decision_log": None if self.decision_log is None else str(self.decision_log),
+            "traffic": asdict(self.traffic),
             "registry": None
             if self.registry is None
             else {"uri": self.registry.uri, "model_name": self.registry.model_name},
@@ -372,6 +449,7 @@ class System:
         self._check_target(named)
         self._resolve_task()
         self._check_id_column(named)
+        self._check_traffic()
         from prodready.checklist import QUESTIONS
 
         keys = {q.key for q in QUESTIONS}
@@ -389,6 +467,17 @@ class System:
                     f"is {quote(spec)}",
                     '"module:function", e.g. "mypackage.train:retrain"',
                 )
+
+    def _check_traffic(self) -> None:
+        column = self.traffic.timestamp
+        if column is None or self.current is None:
+            return  # without current data the load probe says so (NOT ASSESSED)
+        if column not in self.current.columns:
+            raise self._err(
+                "traffic.timestamp",
+                f"names {quote(column)}, which is not a column of the current data",
+                "a column of the current data holding each decision's time",
+            )
 
     def _named_columns(self) -> set[str]:
         """The columns the spec (or the caller) and the model name, not read from the data.
@@ -586,6 +675,28 @@ class System:
                         f"{self.source}: data.{name}: target values {_names(unknown)} are not "
                         f"classes of the model ({_names([str(c) for c in classes])})"
                     )
+
+    # -- display --------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        """One line: name, task, model, features and rows (never the data frames)."""
+        model = type(self.model).__name__
+        steps = getattr(self.model, "steps", None)
+        if isinstance(steps, list) and steps:
+            model += "[" + " -> ".join(type(s).__name__ for _, s in steps) + "]"
+        features = self.features or []
+        current = "no current data" if self.current is None else f"current {len(self.current):,}"
+        return (
+            f"<System {quote(self.name, 60)}: {self.task} {model}, {len(features)} features "
+            f"({len(self.categorical or [])} categorical), target {quote(self.target)}; rows: "
+            f"reference {len(self.reference):,}, {current}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """A short card of the system for notebooks (:func:`prodready.views.system_card_html`)."""
+        from prodready import views
+
+        return views.system_card_html(self.describe())
 
 
 # -- loading ------------------------------------------------------------------------------

@@ -95,7 +95,8 @@ class Probe(ABC):
     :meth:`preflight` checks, before any kernel or server starts, what the probe will need
     (an optional package, an endpoint...); it raises :class:`~prodready.UsageError` for
     input the user must fix. ``isolation = "subprocess"`` runs the probe in a child process
-    that is killed, with everything it started, when its time limit passes.
+    that is killed, with everything it started, when its time limit passes. ``serves`` says
+    the probe needs the served system (see :attr:`serves`).
 
     Plug-ins register a Probe subclass under the entry-point group ``prodready.probes``, with
     the question id as the entry-point name.
@@ -104,6 +105,10 @@ class Probe(ABC):
     question: ClassVar[str]
     settings_class: ClassVar[type[Any] | None] = None
     isolation: ClassVar[Literal["thread", "subprocess"]] = "thread"
+    #: True for a probe that sends decisions to the system (through
+    #: :func:`prodready.adapters.connect`): when the spec's ``endpoint.serve`` names a model
+    #: for prodready to serve, the assessment serves it while such a probe runs.
+    serves: ClassVar[bool] = False
 
     @abstractmethod
     def run(self, system: System, context: ProbeContext) -> Finding:

@@ -11,7 +11,8 @@ test can assert the exact judgement (a FAIL naming the cause, never an ERROR):
 - :class:`Slow`: takes a set time per call (load tests, time limits, cancellation);
 - :class:`MutatesInput`: writes into the frame it is given (a probe must hand it copies);
 - :class:`NonDeterministic`: answers differently each call (stability checks);
-- :class:`Raising`: raises on every call.
+- :class:`Raising`: raises on every call;
+- :class:`Fragile`: raises on missing values, and is sure of itself on unseen categories.
 
 Every wrapper counts its calls in ``calls``. :func:`with_nan` makes data with missing values.
 """
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "Fragile",
     "MutatesInput",
     "NaNProbabilities",
     "NonDeterministic",
@@ -261,3 +263,47 @@ def with_nan(frame: pd.DataFrame, column: str, share: float, *, seed: int = 0) -
         out[column] = out[column].astype(object)
     out.iloc[np.sort(rows), position] = np.nan
     return out
+
+
+class Fragile(ZooModel):
+    """A prototype's two classic faults: it raises on a missing value, and it answers a
+    category it never saw with full confidence.
+
+    ``known`` maps each categorical column to its categories seen in training. A batch with
+    any missing value (NaN or None) raises ``ValueError("Input X contains NaN.")``, the whole
+    batch failing as with scikit-learn. A row holding a value outside ``known`` in one of
+    those columns gets probability ``confidence`` for the last class from ``predict_proba``
+    (and that class from ``predict``): a normal-looking, confident answer to nonsense. Every
+    other row gets the wrapped model's answer.
+    """
+
+    def __init__(self, model: Any, known: dict[str, list[Any]], confidence: float = 0.99) -> None:
+        super().__init__(model)
+        self.known = {column: set(values) for column, values in known.items()}
+        self.confidence = confidence
+
+    def unseen_rows(self, X: Any) -> np.ndarray:
+        """The boolean mask of the rows of ``X`` with a category outside ``known``."""
+        frame = pd.DataFrame(X)
+        mask = np.zeros(len(frame), dtype=bool)
+        for column, values in self.known.items():
+            if column in frame.columns:
+                mask |= ~frame[column].map(lambda v, values=values: v in values).to_numpy(bool)
+        return mask
+
+    def _call(self, method: str, X: Any) -> Any:
+        if bool(pd.DataFrame(X).isna().to_numpy().any()):
+            raise ValueError("Input X contains NaN.")
+        out = np.array(super()._call(method, X), copy=True)
+        unseen = self.unseen_rows(X)
+        if not unseen.any():
+            return out
+        if method == "predict_proba":
+            k = out.shape[1]
+            confident = np.full(k, (1 - self.confidence) / max(k - 1, 1))
+            confident[-1] = self.confidence
+            out = out.astype(float)
+            out[unseen] = confident
+        elif method == "predict" and hasattr(self.model, "classes_"):
+            out[unseen] = self.model.classes_[-1]
+        return out

@@ -69,7 +69,10 @@ def test_each_model_kind_is_judged(
     assert result.finding("Q3").status in JUDGED, result.finding("Q3").error
     assert result.finding("Q5").status in JUDGED, result.finding("Q5").error
     assert result.finding("Q5").measurements["explainer"] == explainer
-    others = {f.status for f in result.findings if f.question not in ("Q3", "Q5")}
+    # A bare model in-process: no input checks (Q2) and no decision log (Q5's trace).
+    assert result.finding("Q2").status is Status.FAIL
+    assert result.finding("Q5").status is Status.FAIL
+    others = {f.status for f in result.findings if f.question not in ("Q2", "Q3", "Q5")}
     assert others == {Status.NOT_ASSESSED}
 
 

@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from prodready import Check, Finding, ProbeContext, Status, System
 from prodready.probes import Probe, ProbeCancelled, builtin_probes, score_model
+from prodready.system import Traffic
 from prodready.testing import (
     PROBE_CHECKS,
     CheckFailure,
@@ -35,6 +36,8 @@ from prodready.testing import (
 from tests import zoo
 
 SETTINGS = {"explainability": {"sample": 100}, "monitoring": {"engine": "scipy"}}
+#: A load test of a second or two: short phases, no capacity search.
+QUICK_LOAD = {"phase_s": 0.5, "warmup_s": 0.1, "search": False}
 
 
 @pytest.fixture
@@ -394,12 +397,18 @@ def test_builtin_probes_conform_on_a_model_raising_on_missing_values(
         reference=system.reference,
         current=zoo.with_nan(system.current, "income", 0.5),
         target="target",
-        settings={**SETTINGS, "explainability": {"sample": 10}},
+        # Q1 sends rows of the current window as requests: half of them make the model raise.
+        traffic=Traffic(current_rps=20),
+        settings={**SETTINGS, "explainability": {"sample": 10}, "load": QUICK_LOAD},
     )
     probe = builtin_probes()[question]
     check_probe(probe, broken, checks=[check_system_unchanged, check_round_trip])
     finding = probe().run(broken, ProbeContext())
-    assert finding.status is Status.FAIL and "missing value in income" in finding.summary
+    assert finding.status is Status.FAIL
+    if question == "Q1":  # requests, not rows: the share of failed requests is what counts
+        assert "error" in finding.summary
+    else:
+        assert "missing value in income" in finding.summary
 
 
 # -- the zoo behaves as its docstrings say --------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from prodready import ProbeContext, Status, System, Table
+from prodready import Finding, ProbeContext, Status, System, Table
 from prodready.probes import ExplainabilityProbe
 from tests.conftest import NUMERIC
 
@@ -34,8 +34,19 @@ class NoisyClassifier:
         return (self.predict_proba(x)[:, 1] > 0.5).astype(int)
 
 
+#: The checks of the traceable half (tests/probes/test_trace.py tests them); a bare model
+#: in-process fails the first two.
+TRACE_CHECKS = {"decision ids", "decision log"}
+
+
 def checks(finding: Any) -> dict[str, Status]:
-    return {c.name: c.status for c in finding.checks}
+    """The explainable half's checks, by name."""
+    return {c.name: c.status for c in finding.checks if c.name not in TRACE_CHECKS}
+
+
+def explained_status(finding: Any) -> Status:
+    """The status the explainable half alone would give."""
+    return Finding.worst([c for c in finding.checks if c.name not in TRACE_CHECKS])
 
 
 def test_pipeline_explained_in_input_features(
@@ -83,7 +94,8 @@ def test_pipeline_explained_in_input_features(
     for row in reasons.rows:  # sign-aware: each side lists only contributions of its sign
         assert "(-" not in row[4] and "(+" not in row[5]
     assert "explanations are exact" in f.summary and "repeatable" in f.summary
-    assert "traceability" in f.not_assessed[0]
+    assert f.summary.endswith("decisions are not traceable: no decision id and no decision log.")
+    assert f.status is Status.FAIL  # a bare model keeps no decision log
 
 
 def test_noisy_model_fails_local_accuracy_and_stability(
@@ -167,7 +179,7 @@ def test_a_top_driver_missing_everywhere_warns(
     )
     assert "debt_ratio" in list(f.measurements["importance"])[:3]
     check = next(c for c in f.checks if c.name == "top drivers present")
-    assert check.status is Status.WARN and f.status is Status.WARN
+    assert check.status is Status.WARN and explained_status(f) is Status.WARN
     assert check.message == (
         "debt_ratio, a top driver, is missing in 100% of the 100 explained decisions: the "
         "explanations credit the absence of a value."

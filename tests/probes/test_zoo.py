@@ -180,7 +180,8 @@ def test_q5_nothing_scorable_fails_without_crashing(
     assert f.measurements["decisions_explained"] == 0
     assert f.summary == (
         "The model gave no usable output for 200 of 200 sampled current rows: non-finite "
-        "output (NaN or infinity): nothing could be explained."
+        "output (NaN or infinity): nothing could be explained; decisions are not traceable: "
+        "no decision id and no decision log."
     )
 
 

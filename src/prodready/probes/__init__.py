@@ -17,12 +17,16 @@ from prodready.checklist import QUESTIONS
 from prodready.probes._base import Probe, ProbeCancelled, ProbeContext, ProbeTimeout
 from prodready.probes._scoring import Failure, Scoring, score_model
 from prodready.probes.explainability import ExplainabilityProbe
+from prodready.probes.graceful_failure import GracefulFailureProbe
+from prodready.probes.load import LoadProbe
 from prodready.probes.monitoring import MonitoringProbe
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ExplainabilityProbe",
     "Failure",
+    "GracefulFailureProbe",
+    "LoadProbe",
     "MonitoringProbe",
     "Probe",
     "ProbeCancelled",
@@ -55,7 +59,10 @@ class ProbeSpec:
 
 def builtin_probes() -> dict[str, type[Probe]]:
     """The probes prodready ships, by question id."""
-    return {p.question: p for p in (MonitoringProbe, ExplainabilityProbe)}
+    return {
+        p.question: p
+        for p in (LoadProbe, GracefulFailureProbe, MonitoringProbe, ExplainabilityProbe)
+    }
 
 
 def plugin_problems() -> list[str]:

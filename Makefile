@@ -31,14 +31,23 @@ $(CORE)/.installed: pyproject.toml
 	$(CORE)/bin/python -m pip install -q -e '.[test]'
 	touch $@
 
+# The two served example systems, the prototype and the production variant of one model,
+# each assessed against its own `mlflow models serve`, then their verdicts side by side.
 demo: $(VENV)/.installed
 	$(VENV)/bin/prodready example --dir $(EXAMPLE_DIR)
 	@# Exit 1 means "assessed, not ready": a verdict, not a failure of the demo.
-	$(VENV)/bin/prodready assess $(EXAMPLE_DIR)/spec.yaml --out $(REPORTS) --engine alibi \
-		--junit $(REPORTS)/junit.xml || [ $$? -eq 1 ]
+	@run=$$(date -u +%Y%m%dT%H%M%SZ); \
+	for variant in prototype production; do \
+		echo; echo "== $$variant =="; \
+		$(VENV)/bin/prodready assess $(EXAMPLE_DIR)/$$variant.yaml --out $(REPORTS) \
+			--engine alibi --run-id $$run-$$variant --junit $(REPORTS)/$$run-$$variant.junit.xml \
+			|| [ $$? -eq 1 ] || exit $$?; \
+	done; \
+	echo; echo "== prototype vs production =="; \
+	$(VENV)/bin/prodready compare $(REPORTS)/$$run-prototype $(REPORTS)/$$run-production
 	@echo
 	@echo "Next:"
-	@echo "  - open the report above in a browser (it works offline; reports/junit.xml is for CI);"
+	@echo "  - open the two reports above in a browser (they work offline; the .junit.xml files are for CI);"
 	@echo "  - assess your own model: write a spec as in the README, section 'Assess your own model',"
 	@echo "    then run: $(VENV)/bin/prodready validate SPEC && $(VENV)/bin/prodready assess SPEC;"
 	@echo "  - or explore it live in JupyterLab: make lab (tutorials in notebooks/)."
@@ -64,6 +73,8 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_stages.py
 	$(VENV)/bin/python benchmarks/bench_rehearsal.py
 	$(VENV)/bin/python benchmarks/bench_bad_input.py
+	$(VENV)/bin/python benchmarks/bench_guard.py
+	$(VENV)/bin/python benchmarks/bench_load.py
 
 lab: $(VENV)/.installed
 	$(VENV)/bin/python -m pip install -q -e '.[alibi,lab]'

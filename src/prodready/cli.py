@@ -233,6 +233,15 @@ def _parser() -> argparse.ArgumentParser:
         "--rows", type=int, default=100_000, help="rows per data window (default: 100000)"
     )
     p.set_defaults(func=_example)
+
+    p = sub.add_parser(
+        "compare",
+        help="print the verdicts of assessments side by side",
+        description="Read the results.json of two or more runs (or their run folders) and "
+        "print each question's status side by side, then the verdicts. Exit 0.",
+    )
+    p.add_argument("results", nargs="+", help="results.json files or run folders")
+    p.set_defaults(func=_compare)
     return parser
 
 
@@ -335,12 +344,56 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_READY
 
 
-def _example(args: argparse.Namespace) -> int:
-    from prodready.example import ensure_example
+def _compare(args: argparse.Namespace) -> int:
+    from prodready._exceptions import DataError
+    from prodready.checklist import QUESTIONS
 
-    if args.rows < 100:
-        raise UsageError(f"--rows is {args.rows}: expected at least 100")
-    _out(str(ensure_example(Path(args.dir), n_rows=args.rows)))
+    runs: list[Assessment] = []
+    for given in args.results:
+        path = Path(given)
+        path = path / "results.json" if path.is_dir() else path
+        try:
+            runs.append(Assessment.load(path))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(
+                f"{printable(given)}: not a prodready results file ({type(exc).__name__})"
+            ) from None
+    width = 26
+    names = [_cut(str(a.system.get("name") or a.run_id), width) for a in runs]
+    _out(f"{'':<40}" + "".join(f"{n:<{width + 2}}" for n in names))
+    for q in QUESTIONS:
+        cells = []
+        for a in runs:
+            found = next((f for f in a.findings if f.question == q.id), None)
+            cells.append("-" if found is None else found.status.label)
+        _out(f"{q.id:>3} {_cut(q.title, 35):<36}" + "".join(f"{c:<{width + 2}}" for c in cells))
+    verdicts = [f"{a.verdict.upper()} ({pct(a.overall)})" for a in runs]
+    _out(f"{'verdict':<40}" + "".join(f"{v:<{width + 2}}" for v in verdicts))
+    return EXIT_READY
+
+
+def _cut(text: str, width: int) -> str:
+    text = printable(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _example(args: argparse.Namespace) -> int:
+    from prodready.example import (
+        MIN_ROWS,
+        PRODUCTION_SPEC,
+        PROTOTYPE_SPEC,
+        ensure_example,
+        mlflow_available,
+    )
+
+    if args.rows < MIN_ROWS:
+        raise UsageError(f"--rows is {args.rows}: expected at least {MIN_ROWS}")
+    served = mlflow_available()
+    spec = ensure_example(Path(args.dir), n_rows=args.rows, served=served)
+    _out(str(spec))
+    if served:  # the two served systems: the prototype and the production variant
+        _out(str(spec.parent / PROTOTYPE_SPEC))
+        _out(str(spec.parent / PRODUCTION_SPEC))
     return EXIT_READY
 
 

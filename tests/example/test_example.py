@@ -37,6 +37,7 @@ EXPECTED_SPEC: dict[str, Any] = {
     "model": {"path": "model.skops", "format": "skops", "trusted": TRUSTED_TYPES},
     "data": {"reference": "reference.parquet", "current": "current.parquet", "target": "default"},
     "task": "binary",
+    "traffic": {"current_rps": 5.0},
     "hooks": {"monitor": "prodready.example.monitor:monitor"},
     "monitoring": {"alpha": 0.05, "max_performance_drop": 0.05},
 }
@@ -59,7 +60,7 @@ def _stamps(directory: Path) -> dict[str, tuple[int, int]]:
 def example_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small example built for the whole module; tests that alter it work on a copy."""
     directory = tmp_path_factory.mktemp("example")
-    ensure_example(directory, n_rows=N_ROWS, seed=0)
+    ensure_example(directory, n_rows=N_ROWS, seed=0, served=False)
     return directory
 
 

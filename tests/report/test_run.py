@@ -31,7 +31,7 @@ SCHEMA = json.loads(
 
 @pytest.fixture(scope="module")
 def example_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ensure_example(tmp_path_factory.mktemp("example"), n_rows=3000)
+    return ensure_example(tmp_path_factory.mktemp("example"), n_rows=3000, served=False)
 
 
 def test_assess_writes_notebook_results_and_offline_report(
@@ -82,7 +82,9 @@ def test_assess_writes_notebook_results_and_offline_report(
     assert f"scores: {scores}\n" in stdout
     statuses = {f["question"]: f["status"] for f in results["findings"]}
     assert len(statuses) == 10 and results["questions"] == [q.id for q in QUESTIONS]
-    assert statuses["Q3"] == "warn" and statuses["Q5"] == "warn"
+    assert statuses["Q3"] == "warn"
+    # The in-process example is the bare model: no input checks, no decision log.
+    assert statuses["Q2"] == "fail" and statuses["Q5"] == "fail"
     built = builtin_probes()
     # Every built-in probe judged the example; the other questions are honestly not assessed.
     assert not {statuses[q] for q in built} & {"error", "not_assessed", "skipped"}

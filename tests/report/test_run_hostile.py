@@ -289,7 +289,7 @@ def test_a_dead_kernel_is_one_line_naming_the_probe(
 
 @pytest.fixture(scope="module")
 def example_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ensure_example(tmp_path_factory.mktemp("example"), n_rows=3000)
+    return ensure_example(tmp_path_factory.mktemp("example"), n_rows=3000, served=False)
 
 
 KILLER = """\

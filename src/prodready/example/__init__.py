@@ -7,8 +7,19 @@
       current.parquet     a later window in which three features drift (see data.DRIFTED)
       model.skops         the fitted classifier (skops format; the spec lists the one reviewed
                           type skops does not trust by default)
-      spec.yaml           the system spec that prodready's assessment reads
+      spec.yaml           the system spec that prodready's assessment reads (the model
+                          in-process)
       manifest.json       what was built, from which arguments, and the sha256 of each file
+
+and, when MLflow is installed (``prodready[mlflow]``), the two served example systems, which
+differ only in what surrounds the same model (see DESIGN.md, "The two example systems")::
+
+      prototype/          MLflow model: the bare pipeline, served as it is
+      prototype.yaml      its spec: prodready serves it with ``mlflow models serve``
+      production/         MLflow model: the same pipeline behind prodready.guard (input schema
+                          learned from the reference data, hash-chained decision log)
+      production.yaml     its spec: served the same way, with its decision log and monitor
+      decisions.jsonl     the production system's decision log (written while it serves)
 
 The manifest is written last and only after every other file is in place, each via a
 temporary name and ``os.replace``. A later call trusts the directory only if the manifest
@@ -49,15 +60,21 @@ from prodready.system import sha256_file
 
 __all__ = [
     "CATEGORICAL",
+    "CURRENT_RPS",
+    "DECISION_LOG",
     "DRIFTED",
     "FEATURES",
     "GENERATOR_VERSION",
     "MANIFEST_NAME",
+    "MIN_ROWS",
+    "PRODUCTION_SPEC",
+    "PROTOTYPE_SPEC",
     "SPEC_NAME",
     "TARGET",
     "TRUSTED_TYPES",
     "ensure_example",
     "generate_applicants",
+    "mlflow_available",
     "spec_text",
 ]
 
@@ -88,12 +105,21 @@ _SPEC_HEADER: Final = """\
 # The data-generating process is documented in prodready/example/data.py.
 """
 
+#: The example's current load: a lender's busiest hour sees about five applications a second.
+CURRENT_RPS: Final = 5.0
+PROTOTYPE_DIR: Final = "prototype"
+PRODUCTION_DIR: Final = "production"
+PROTOTYPE_SPEC: Final = "prototype.yaml"
+PRODUCTION_SPEC: Final = "production.yaml"
+DECISION_LOG: Final = "decisions.jsonl"
+
 _SPEC: Final[dict[str, Any]] = {
     "version": 2,
     "name": "Credit risk (bundled example)",
     "model": {"path": MODEL_NAME, "format": "skops", "trusted": TRUSTED_TYPES},
     "data": {"reference": REFERENCE_NAME, "current": CURRENT_NAME, "target": TARGET},
     "task": "binary",
+    "traffic": {"current_rps": CURRENT_RPS},
     # The example team's own drift monitor: the Q3 rehearsal tests it.
     "hooks": {"monitor": "prodready.example.monitor:monitor"},
     "monitoring": {"alpha": 0.05, "max_performance_drop": 0.05},
@@ -125,10 +151,49 @@ _SPEC: Final[dict[str, Any]] = {
 }
 
 
-def spec_text() -> str:
-    """The exact text of the example's ``spec.yaml`` (comment header plus YAML document)."""
-    body = yaml.safe_dump(_SPEC, sort_keys=False, allow_unicode=True, width=88)
-    return _SPEC_HEADER + body
+_SERVED_HEADER: Final = {
+    "prototype": """\
+# The PROTOTYPE variant: the bare pipeline served as it is by `mlflow models serve` (prodready
+# starts and stops the server for the run). No input validation, no decision log.
+""",
+    "production": """\
+# The PRODUCTION variant: the same pipeline behind prodready.guard, served the same way: an
+# input schema learned from the reference data rejects what the model was never meant to
+# see, and every decision gets an id and a line in a hash-chained decision log.
+""",
+}
+
+
+def spec_text(variant: str = "in-process") -> str:
+    """The exact text of one of the example's specs (comment header plus YAML document).
+
+    ``variant`` is "in-process" (``spec.yaml``: the model called in-process), "prototype"
+    or "production" (the served systems; see the module docstring).
+    """
+    spec = dict(_SPEC)
+    if variant == "prototype":
+        spec["name"] = "Credit risk: prototype (bundled example)"
+        spec["endpoint"] = {"serve": PROTOTYPE_DIR, "timeout_s": 5}
+        del spec["hooks"]  # a prototype has no monitor of its own
+    elif variant == "production":
+        spec["name"] = "Credit risk: production (bundled example)"
+        spec["endpoint"] = {"serve": PRODUCTION_DIR, "timeout_s": 5}
+        spec["decision_log"] = DECISION_LOG
+    elif variant != "in-process":
+        raise ValueError(f"unknown variant {variant!r}")
+    order = ["version", "name", "model", "data", "task", "endpoint", "decision_log"]
+    ordered = {k: spec[k] for k in order if k in spec} | {
+        k: v for k, v in spec.items() if k not in order
+    }
+    body = yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True, width=88)
+    return _SPEC_HEADER + _SERVED_HEADER.get(variant, "") + body
+
+
+def mlflow_available() -> bool:
+    """True when MLflow is installed: the served example systems are built then."""
+    import importlib.util
+
+    return importlib.util.find_spec("mlflow") is not None
 
 
 def _sklearn_version() -> str:
@@ -138,17 +203,32 @@ def _sklearn_version() -> str:
         return "unknown"
 
 
-def _identity(n_rows: int, seed: int) -> dict[str, Any]:
+def _identity(n_rows: int, seed: int, served: bool) -> dict[str, Any]:
     """What a cached directory must have been built from to be reused."""
     return {
+        "served": served,
         "generator_version": GENERATOR_VERSION,
         "n_rows": n_rows,
         "seed": seed,
         # A skops file from another scikit-learn may load wrongly or not at all.
         "sklearn_version": _sklearn_version(),
         # A spec written by an older prodready (another spec version, other settings).
-        "spec_sha256": hashlib.sha256(spec_text().encode()).hexdigest(),
+        "spec_sha256": hashlib.sha256(
+            "".join(spec_text(v) for v in _variants(served)).encode()
+        ).hexdigest(),
     }
+
+
+def _variants(served: bool) -> tuple[str, ...]:
+    return ("in-process", "prototype", "production") if served else ("in-process",)
+
+
+def _files(served: bool) -> tuple[str, ...]:
+    """The files a build writes (folders' files by their relative path), manifest aside."""
+    files: tuple[str, ...] = (REFERENCE_NAME, CURRENT_NAME, MODEL_NAME, SPEC_NAME)
+    if served:
+        files += (PROTOTYPE_SPEC, PRODUCTION_SPEC)
+    return files
 
 
 def _reusable(directory: Path, identity: dict[str, Any]) -> bool:
@@ -162,7 +242,9 @@ def _reusable(directory: Path, identity: dict[str, Any]) -> bool:
     if any(manifest.get(key) != value for key, value in identity.items()):
         return False
     files = manifest.get("files")
-    expected = (REFERENCE_NAME, CURRENT_NAME, MODEL_NAME, SPEC_NAME)
+    expected = _files(bool(identity["served"]))
+    if identity["served"]:
+        expected += tuple(_tree(directory, PROTOTYPE_DIR)) + tuple(_tree(directory, PRODUCTION_DIR))
     if not isinstance(files, dict) or sorted(files) != sorted(expected):
         return False
     for name in expected:
@@ -213,6 +295,76 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """MLflow draws a progress bar on stderr for each file it copies: not news here."""
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    saved = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
+def _write_text(directory: Path, name: str, text: str) -> None:
+    _write_atomic(directory, name, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def _tree(directory: Path, folder: str) -> list[str]:
+    """The files under ``directory/folder``, as paths relative to ``directory``."""
+    root = directory / folder
+    if not root.is_dir():
+        return []
+    return sorted(p.relative_to(directory).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def _build_served(directory: Path, model: Any, reference: Any) -> list[str]:
+    """Write the two served systems' MLflow models; returns their files (relative paths).
+
+    Each model folder is written under a temporary name and renamed into place.
+    """
+    import shutil
+
+    import mlflow.sklearn
+
+    from prodready.guard import InputSchema, save_mlflow
+
+    schema = InputSchema.learn(reference, FEATURES, CATEGORICAL)
+    builders: dict[str, Callable[[Path], object]] = {
+        # The bare pipeline as a data scientist would serve it: probabilities out, no
+        # signature (so the server hands whatever arrives to the model).
+        PROTOTYPE_DIR: lambda p: mlflow.sklearn.save_model(
+            model,
+            str(p),
+            serialization_format="skops",
+            skops_trusted_types=TRUSTED_TYPES,
+            pyfunc_predict_fn="predict_proba",
+        ),
+        PRODUCTION_DIR: lambda p: save_mlflow(
+            p,
+            model_path=directory / MODEL_NAME,
+            trusted=TRUSTED_TYPES,
+            schema=schema,
+            decision_log=directory / DECISION_LOG,
+            model_version="credit-risk 1 (bundled example)",
+        ),
+    }
+    for name, build in builders.items():
+        temporary = directory / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            with _no_progress_bars():
+                build(temporary)
+            shutil.rmtree(directory / name, ignore_errors=True)
+            os.replace(temporary, directory / name)
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
+    return _tree(directory, PROTOTYPE_DIR) + _tree(directory, PRODUCTION_DIR)
+
+
 def _build(directory: Path, identity: dict[str, Any], n_rows: int, seed: int) -> None:
     """Generate the data, train and save the model, write the spec, then the manifest."""
     import skops.io
@@ -231,6 +383,13 @@ def _build(directory: Path, identity: dict[str, Any], n_rows: int, seed: int) ->
     _write_atomic(directory, CURRENT_NAME, lambda p: current.to_parquet(p, index=False))
     _write_atomic(directory, MODEL_NAME, lambda p: skops.io.dump(model, p))
     _write_atomic(directory, SPEC_NAME, lambda p: p.write_text(spec_text(), encoding="utf-8"))
+    names = list(_files(bool(identity["served"])))
+    if identity["served"]:
+        for variant, name in (("prototype", PROTOTYPE_SPEC), ("production", PRODUCTION_SPEC)):
+            _write_text(directory, name, spec_text(variant))
+        # A new system starts a new decision log: the old one was another model's.
+        (directory / DECISION_LOG).unlink(missing_ok=True)
+        names += _build_served(directory, model, reference)
 
     model_path = directory / MODEL_NAME
     manifest: dict[str, Any] = {
@@ -241,7 +400,7 @@ def _build(directory: Path, identity: dict[str, Any], n_rows: int, seed: int) ->
                 "sha256": sha256_file(directory / name),
                 "bytes": (directory / name).stat().st_size,
             }
-            for name in (REFERENCE_NAME, CURRENT_NAME, MODEL_NAME, SPEC_NAME)
+            for name in names
         },
         "features": FEATURES,
         "categorical": CATEGORICAL,
@@ -264,13 +423,17 @@ def _build(directory: Path, identity: dict[str, Any], n_rows: int, seed: int) ->
     _write_atomic(directory, MANIFEST_NAME, lambda p: p.write_text(text, encoding="utf-8"))
 
 
-def ensure_example(directory: str | Path, *, n_rows: int = 100_000, seed: int = 0) -> Path:
+def ensure_example(
+    directory: str | Path, *, n_rows: int = 100_000, seed: int = 0, served: bool | None = None
+) -> Path:
     """Generate the data and train the model on first use; reuse them after.
 
     Args:
         directory: where the example lives; created if missing.
         n_rows: rows in each window (reference and current), at least :data:`MIN_ROWS`.
         seed: base seed of the data and the model.
+        served: also build the two served systems (prototype and production); by default
+            when MLflow is installed.
 
     Returns:
         The path of ``spec.yaml`` inside ``directory``.
@@ -284,7 +447,9 @@ def ensure_example(directory: str | Path, *, n_rows: int = 100_000, seed: int = 
         raise ValueError(f"seed must be a non-negative integer, not {seed!r}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    identity = _identity(n_rows, seed)
+    if served is None:
+        served = mlflow_available()
+    identity = _identity(n_rows, seed, served)
     with _locked(directory):
         if not _reusable(directory, identity):
             _log.info(

@@ -5,6 +5,9 @@
 #               .venv       with the alibi and mlflow extras (numpy<2, pandas<3: alibi-detect's pins)
 #               .venv-core  without it, on current numpy 2 / pandas 3
 #   make lab    open the tutorials in JupyterLab
+#
+# make test also drives a real JupyterLab in the distribution's Chromium (tests/lab); it installs
+# Chromium with apt-get when it is missing (Playwright's own browser download needs the network).
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -16,13 +19,13 @@ export OMP_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck test-full test-core bench lab clean
+.PHONY: demo test lint typecheck test-full test-core bench lab chromium clean
 
 # The stamp files record that an environment holds the package as pyproject.toml says now.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e '.[alibi,mlflow,test]'
+	$(VENV)/bin/python -m pip install -q -e '.[alibi,mlflow,lab,test,test-lab]'
 	touch $@
 
 $(CORE)/.installed: pyproject.toml
@@ -59,8 +62,15 @@ lint: $(CORE)/.installed
 typecheck: $(CORE)/.installed
 	$(CORE)/bin/mypy
 
-test-full: $(VENV)/.installed
-	PRODREADY_REQUIRE_ALIBI=1 PRODREADY_REQUIRE_MLFLOW=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests
+# The distribution's Chromium, for the JupyterLab test (root, or sudo, installs it once).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$sudo apt-get install -y -q chromium || { $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium; }; }
+
+test-full: $(VENV)/.installed chromium
+	PRODREADY_REQUIRE_ALIBI=1 PRODREADY_REQUIRE_MLFLOW=1 PRODREADY_REQUIRE_LAB=1 \
+		$(VENV)/bin/pytest -q -p no:cacheprovider tests
 	$(VENV)/bin/pytest -q -p no:cacheprovider --nbmake --nbmake-timeout=600 notebooks
 
 test-core: $(CORE)/.installed
@@ -76,9 +86,9 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_guard.py
 	$(VENV)/bin/python benchmarks/bench_load.py
 
+# JupyterLab refuses to run as root without --allow-root (containers, CI machines).
 lab: $(VENV)/.installed
-	$(VENV)/bin/python -m pip install -q -e '.[alibi,lab]'
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 clean:
 	rm -rf $(VENV) $(CORE) .cache .mypy_cache .ruff_cache .pytest_cache build dist

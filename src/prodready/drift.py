@@ -53,11 +53,12 @@ Use :func:`get_engine` to pick an engine by name.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
@@ -82,6 +83,7 @@ __all__ = [
     "ScipyEngine",
     "get_engine",
     "psi_band",
+    "quiet_alibi_import",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -914,9 +916,33 @@ class AlibiEngine:
         return plan.report(self.name, features)
 
 
+@contextlib.contextmanager
+def quiet_alibi_import() -> Iterator[None]:
+    """Import alibi-detect inside this block without its dependencies' import-time chatter.
+
+    alibi-detect imports transformers, which logs "None of PyTorch, TensorFlow >= 2.0, or Flax
+    have been found..." to stderr when it is first imported: noise for a user who assesses a
+    tabular model and never asked for a deep-learning framework (it reached notebooks and the
+    command line). transformers skips its advisory messages when
+    ``TRANSFORMERS_NO_ADVISORY_WARNINGS`` is set: it is set for the import only, then restored.
+    Warnings and errors of any library still show.
+    """
+    key = "TRANSFORMERS_NO_ADVISORY_WARNINGS"
+    before = os.environ.get(key)
+    os.environ[key] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
+
+
 def _import_tabular_drift() -> Any:
     try:
-        from alibi_detect.cd import TabularDrift
+        with quiet_alibi_import():
+            from alibi_detect.cd import TabularDrift
     except ImportError as exc:
         raise MissingDependencyError("alibi-detect", "alibi", "the alibi drift engine") from exc
     return TabularDrift

@@ -833,8 +833,11 @@ class ScipyOnlineEngine:
 
 
 def _import_alibi_online() -> tuple[Any, Any]:
+    from prodready.drift import quiet_alibi_import
+
     try:
-        from alibi_detect.cd import CVMDriftOnline, FETDriftOnline
+        with quiet_alibi_import():
+            from alibi_detect.cd import CVMDriftOnline, FETDriftOnline
     except ImportError as exc:
         raise MissingDependencyError(
             "alibi-detect", "alibi", "the alibi online drift engine"

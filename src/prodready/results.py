@@ -139,6 +139,17 @@ class Finding:
     duration_s: float = 0.0
     error: str | None = None
 
+    def __repr__(self) -> str:
+        """One line: the question, its status and the start of its summary."""
+        status = getattr(self.status, "label", self.status)
+        return f"<Finding {self.question} {status}: {_short(self.summary, 90)}>"
+
+    def _repr_html_(self) -> str:
+        """The finding as the report shows it, styled for a notebook."""
+        from prodready import views
+
+        return views.finding_card_html(self)
+
     @staticmethod
     def worst(checks: list[Check]) -> Status:
         """The status a finding gets from its checks: the worst one (PASS if there are none)."""
@@ -209,6 +220,30 @@ class Assessment:
         ids = {q.id for q in QUESTIONS if q.section == section}
         return [f for f in self.findings if f.question in ids]
 
+    # -- display ------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        """One line: run, system, verdict, overall score, scope and the count of each status."""
+        from prodready.views import pct
+
+        counts: dict[str, int] = {}
+        for f in self.findings:
+            label = str(getattr(f.status, "label", f.status))
+            counts[label] = counts.get(label, 0) + 1
+        tally = ", ".join(f"{n} {label}" for label, n in counts.items()) or "no findings"
+        name = _short(str(self.system.get("name", "")), 60)
+        scope = f"{', '.join(self.questions)} only" if self.partial else "all questions"
+        return (
+            f"<Assessment {_short(str(self.run_id), 40)} of {name!r}: "
+            f"{str(self.verdict).upper()} ({pct(self.overall)}); {scope}: {tally}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The executive summary, styled for a notebook."""
+        from prodready import views
+
+        return views.assessment_card_html(self)
+
     # -- serialization ------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, JSON]:
@@ -269,6 +304,12 @@ def _finding_from_dict(data: dict[str, JSON]) -> Finding:
     checks = [Check(**{**c, "status": Status(c["status"])}) for c in data.get("checks", [])]
     rest = {k: v for k, v in data.items() if k not in ("evidence", "checks", "status")}
     return Finding(status=Status(data["status"]), checks=checks, evidence=evidence, **rest)
+
+
+def _short(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with "…"."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _finite(value: JSON) -> JSON:

@@ -21,7 +21,9 @@ written elsewhere. So rendering is bounded by construction and never raises on o
   left out with a note;
 * an evidence item that still cannot be rendered becomes a note saying so, not an exception.
 
-The CSS classes used (``pr-...``) are styled by the report template.
+The CSS classes used (``pr-...``) are styled by the report template. In a notebook (the
+dashboard, the objects' ``_repr_html_``) there is no such stylesheet: :func:`styled` wraps a
+view with a copy of its own, scoped to ``.pr-nb`` and drawn with JupyterLab's theme variables.
 """
 
 from __future__ import annotations
@@ -39,19 +41,30 @@ from dataclasses import dataclass, field
 from itertools import islice, pairwise
 from typing import TYPE_CHECKING, Any
 
-from prodready.checklist import Section, get_question
+from prodready.checklist import QUESTIONS, Section, get_question
 from prodready.results import Assessment, Chart, Finding, Status, Table
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
+    "QuestionProgress",
+    "assessment_card_html",
     "badge",
+    "comparison_html",
+    "dashboard_intro_html",
     "escape",
+    "finding_card_html",
     "finding_html",
     "pct",
+    "pending_question_html",
+    "progress_html",
     "question_html",
+    "run_html",
+    "styled",
+    "stylesheet",
     "summary_html",
+    "system_card_html",
     "system_html",
     "visible",
 ]
@@ -825,3 +838,501 @@ def _mapping(value: Any) -> dict[Any, Any]:
 def _min_score(policy: Any) -> float:
     value = _mapping(policy).get("min_score", 0)
     return float(value) if _is_number(value) else math.nan
+
+
+# -- notebook views: the dashboard and the rich reprs in JupyterLab ------------------------
+#
+# In JupyterLab the report's stylesheet is not on the page: a widget's HTML, or an object's
+# _repr_html_, must bring its own styles. :func:`styled` wraps a view in ``<div class="pr-nb">``
+# with a ``<style>`` element whose rules all start with ``.pr-nb``, so they style prodready's
+# views and nothing else on the page, whichever output (widget, HTML, exported notebook) holds
+# them. Colours of text and borders come from JupyterLab's theme variables (light or dark),
+# with the report's own colours as fallbacks outside JupyterLab; status badges and the verdict
+# keep the report's colours on their own backgrounds, so they read the same in both themes.
+
+_NOTEBOOK_CSS = """
+.pr-nb {
+  --pr-fg: var(--jp-content-font-color1, #1f2328);
+  --pr-muted: var(--jp-content-font-color2, #59636e);
+  --pr-border: var(--jp-border-color2, #d1d9e0);
+  --pr-border-strong: var(--jp-border-color1, #8c959f);
+  --pr-soft: rgba(127, 127, 127, 0.08);
+  --pr-accent: var(--jp-content-link-color, #0b4f8a);
+  --pr-brand: var(--jp-brand-color1, #1976d2);
+  --pr-pass: #116329; --pr-pass-bg: #dafbe1;
+  --pr-warn: #7d4e00; --pr-warn-bg: #fff1c2;
+  --pr-fail: #b3141f; --pr-fail-bg: #ffebe9;
+  --pr-error: #ffffff; --pr-error-bg: #6e0b14;
+  --pr-grey: #59636e; --pr-grey-bg: #eaeef2;
+  display: block;
+  max-width: 64rem;
+  color: var(--pr-fg);
+  font-family: var(--jp-content-font-family, system-ui, -apple-system, "Segoe UI", Roboto,
+    "Helvetica Neue", Arial, "Noto Sans", "Liberation Sans", sans-serif);
+  font-size: var(--jp-content-font-size1, 14px);
+  line-height: 1.5;
+  white-space: normal;
+  text-align: left;
+  overflow-wrap: break-word;
+}
+.pr-nb *, .pr-nb *::before, .pr-nb *::after { box-sizing: border-box; }
+.pr-nb.pr-nb h1, .pr-nb.pr-nb h2, .pr-nb.pr-nb h3 {
+  margin: 1.1em 0 0.45em; padding: 0; font-weight: 650; line-height: 1.3; color: var(--pr-fg);
+}
+.pr-nb.pr-nb h1 { margin-top: 0.1em; font-size: 1.45em; }
+.pr-nb.pr-nb h2 { font-size: 1.2em; }
+.pr-nb.pr-nb h3 { font-size: 1.05em; }
+.pr-nb.pr-nb p, .pr-nb.pr-nb ul { margin: 0 0 0.7em; text-align: left; }
+.pr-nb.pr-nb ul { padding-left: 1.4em; }
+.pr-nb.pr-nb a { color: var(--pr-accent); text-decoration: underline; }
+.pr-nb.pr-nb code { padding: 0.05em 0.3em; border-radius: 3px; background: var(--pr-soft);
+  font-family: var(--jp-code-font-family, ui-monospace, Menlo, Consolas, monospace);
+  font-size: 0.9em; }
+.pr-nb.pr-nb table {
+  margin: 0.4rem 0 1rem; border: 0; border-collapse: collapse; border-spacing: 0;
+  table-layout: auto; color: inherit; font-size: 0.92em; font-variant-numeric: tabular-nums;
+}
+.pr-nb.pr-nb caption {
+  caption-side: top; padding: 0 0 0.3rem; color: var(--pr-muted); font-size: 0.92em;
+  text-align: left;
+}
+.pr-nb.pr-nb th, .pr-nb.pr-nb td {
+  max-width: none; padding: 0.22rem 0.6rem; border: 0; border-bottom: 1px solid var(--pr-border);
+  line-height: 1.4; text-align: left; vertical-align: top; white-space: normal;
+}
+.pr-nb.pr-nb thead th {
+  border-bottom: 2px solid var(--pr-border-strong); font-weight: 600; vertical-align: bottom;
+}
+.pr-nb.pr-nb tbody tr, .pr-nb.pr-nb tbody tr:nth-child(odd) { background: transparent; }
+.pr-nb.pr-nb tbody tr:nth-child(even) { background: var(--pr-soft); }
+.pr-nb.pr-nb tbody tr:hover { background: rgba(127, 127, 127, 0.14); }
+.pr-nb.pr-nb td.pr-num, .pr-nb.pr-nb th.pr-num { text-align: right; white-space: nowrap; }
+.pr-nb.pr-nb table.pr-kv { width: 100%; }
+.pr-nb.pr-nb table.pr-kv th { width: 28%; color: var(--pr-muted); font-weight: 600; }
+.pr-nb.pr-nb table.pr-kv td { overflow-wrap: anywhere; }
+.pr-nb.pr-nb table.pr-scores { width: 100%; }
+.pr-nb.pr-nb .pr-scores td { vertical-align: middle; }
+.pr-nb .pr-summary {
+  margin: 0.2rem 0 0.8rem; padding: 0.8rem 1rem 0.2rem; border: 1px solid var(--pr-border);
+  border-radius: 6px; background: var(--pr-soft);
+}
+.pr-nb.pr-nb .pr-verdict {
+  margin: 0 0 0.8rem; padding: 0.5rem 0.9rem; border: 2px solid var(--pr-border-strong);
+  border-left-width: 0.5rem; border-radius: 4px; font-size: 1.3em; font-weight: 700;
+  line-height: 1.3;
+}
+.pr-nb.pr-nb .pr-verdict.pr-ready {
+  border-color: var(--pr-pass); background: var(--pr-pass-bg); color: var(--pr-pass);
+}
+.pr-nb.pr-nb .pr-verdict.pr-not-ready {
+  border: 5px double var(--pr-fail); border-left: 0.5rem solid var(--pr-fail);
+  background: var(--pr-fail-bg); color: var(--pr-fail);
+}
+.pr-nb.pr-nb .pr-verdict.pr-pending {
+  border-color: var(--pr-brand); background: transparent; color: var(--pr-fg); font-size: 1.1em;
+}
+.pr-nb .pr-scope {
+  margin: -0.4rem 0 0.8rem; padding: 0.3rem 0.9rem; border: 1px dashed var(--pr-border-strong);
+  border-radius: 4px;
+}
+.pr-nb .pr-badge {
+  display: inline-block; padding: 0.05rem 0.5rem; border: 1px solid currentcolor;
+  border-radius: 999px; font-size: 0.74rem; font-style: normal; font-weight: 650;
+  letter-spacing: 0.04em; line-height: 1.45; text-transform: uppercase; white-space: nowrap;
+  vertical-align: 0.1em;
+}
+.pr-nb .pr-badge + .pr-badge { margin-left: 0.2rem; }
+.pr-nb .pr-badge.pr-pass {
+  border: 1px solid var(--pr-pass); background: var(--pr-pass-bg); color: var(--pr-pass);
+}
+.pr-nb .pr-badge.pr-warn {
+  border: 2px dashed var(--pr-warn); background: var(--pr-warn-bg); color: var(--pr-warn);
+}
+.pr-nb .pr-badge.pr-fail {
+  border: 3px solid var(--pr-fail); background: var(--pr-fail-bg); color: var(--pr-fail);
+  font-weight: 800;
+}
+.pr-nb .pr-badge.pr-error {
+  border: 4px double var(--pr-error-bg); background: var(--pr-error-bg); color: var(--pr-error);
+  font-weight: 800;
+}
+.pr-nb .pr-badge.pr-skipped {
+  border: 2px dotted var(--pr-grey); background: var(--pr-grey-bg); color: var(--pr-grey);
+}
+.pr-nb .pr-badge.pr-not_assessed {
+  border: 1px dashed var(--pr-grey); background: var(--pr-grey-bg); color: var(--pr-grey);
+  font-style: italic;
+}
+.pr-nb .pr-badge.pr-running {
+  border: 1px solid var(--pr-brand); background: transparent; color: var(--pr-brand);
+}
+.pr-nb .pr-badge.pr-waiting {
+  border: 1px dotted var(--pr-border-strong); background: transparent; color: var(--pr-muted);
+}
+.pr-nb .pr-change {
+  display: inline-block; padding: 0 0.45rem; border-radius: 3px; font-size: 0.78rem;
+  font-weight: 650; white-space: nowrap;
+}
+.pr-nb .pr-change.pr-better { background: var(--pr-pass-bg); color: var(--pr-pass); }
+.pr-nb .pr-change.pr-worse { background: var(--pr-fail-bg); color: var(--pr-fail); }
+.pr-nb .pr-change.pr-other { background: var(--pr-warn-bg); color: var(--pr-warn); }
+.pr-nb.pr-nb tr.pr-changed > td { background: rgba(255, 193, 7, 0.16); }
+.pr-nb.pr-nb tr.pr-changed > td:first-child { box-shadow: inset 4px 0 0 #bf8700; }
+.pr-nb .pr-bar {
+  display: inline-block; position: relative; width: 7rem; height: 0.5rem; overflow: hidden;
+  border-radius: 999px; background: rgba(127, 127, 127, 0.22); vertical-align: middle;
+}
+.pr-nb .pr-bar > span {
+  display: block; height: 100%; border-radius: 999px; background: var(--pr-brand);
+}
+.pr-nb .pr-bar.pr-indeterminate > span {
+  position: absolute; width: 35%; animation: pr-slide 1.3s ease-in-out infinite;
+}
+@keyframes pr-slide { from { left: -35%; } to { left: 100%; } }
+.pr-nb.pr-nb .pr-question-text {
+  margin: 0.2rem 0 0.8rem; padding: 0.1rem 0 0.1rem 0.8rem;
+  border-left: 3px solid var(--pr-border-strong); color: var(--pr-muted); font-style: italic;
+}
+.pr-nb.pr-nb .pr-meta { color: var(--pr-muted); font-size: 0.86em; line-height: 1.4; }
+.pr-nb .pr-remediation {
+  margin: 0.8rem 0 1rem; padding: 0.55rem 0.9rem; border: 1px solid var(--pr-border);
+  border-left: 5px solid #bf8700; border-radius: 4px; background: rgba(255, 193, 7, 0.12);
+}
+.pr-nb .pr-not-assessed-parts { color: var(--pr-muted); }
+.pr-nb .pr-figure { margin: 0.9rem 0; }
+.pr-nb .pr-figure img {
+  display: block; max-width: 100%; height: auto; border-radius: 3px; background: #ffffff;
+}
+.pr-nb .pr-figure figcaption {
+  margin-top: 0.3rem; color: var(--pr-muted); font-size: 0.86em; line-height: 1.4;
+}
+.pr-nb.pr-nb pre.pr-error-trace {
+  max-height: 18rem; margin: 0.5rem 0 1rem; padding: 0.5rem 0.7rem; overflow: auto;
+  border: 1px solid var(--pr-border); border-left: 4px solid var(--pr-fail);
+  background: var(--pr-soft); color: var(--pr-fg); font-size: 0.78em; line-height: 1.4;
+  white-space: pre;
+}
+.pr-nb section.pr-question { margin: 0; padding: 0; border: 0; }
+.pr-nb.pr-nb section.pr-question + section.pr-question,
+.pr-nb.pr-nb .pr-summary ~ section.pr-question,
+.pr-nb.pr-nb .pr-comparison ~ section.pr-question {
+  margin-top: 1.4rem; padding-top: 0.8rem; border-top: 1px solid var(--pr-border);
+}
+.pr-nb section.pr-question > h2:first-child { margin-top: 0.2em; }
+.pr-nb .pr-card {
+  padding: 0.6rem 0.9rem 0.1rem; border: 1px solid var(--pr-border); border-radius: 6px;
+}
+.pr-nb .pr-files { margin: 0.2rem 0 0.8rem; padding-left: 1.2em; }
+"""
+
+
+def _minified(css: str) -> str:
+    """The stylesheet without line breaks and runs of spaces (it travels in every widget)."""
+    text = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    text = re.sub(r"\s+", " ", text)
+    return re.sub(r"\s*([{};:,>])\s*", r"\1", text).strip()
+
+
+_STYLE_ELEMENT = f'<style type="text/css">{_minified(_NOTEBOOK_CSS)}</style>'
+
+
+def stylesheet() -> str:
+    """The ``<style>`` element of the notebook views (all its rules scoped to ``.pr-nb``)."""
+    return _STYLE_ELEMENT
+
+
+def styled(body: str) -> str:
+    """``body`` (HTML from these views) with its styles, for JupyterLab and exported notebooks.
+
+    The report has its own stylesheet; a notebook output, a widget or an object's
+    ``_repr_html_`` does not, so each carries this scoped one.
+    """
+    return f'<div class="pr-nb">{_STYLE_ELEMENT}{body}</div>'
+
+
+@dataclass(frozen=True)
+class QuestionProgress:
+    """Where one question stands in a run, for :func:`progress_html` (plain data).
+
+    ``state`` is "waiting", "running", "done" or "kept" (a finding of an earlier run, not
+    assessed again in this one); ``status`` the status once done (or kept); ``step`` and
+    ``fraction`` what a running probe last reported; ``previous`` the status of the earlier run.
+    """
+
+    question: str
+    state: str
+    status: Status | None = None
+    step: str = ""
+    fraction: float | None = None
+    seconds: float | None = None
+    previous: Status | None = None
+
+
+def progress_html(
+    name: str, rows: Sequence[QuestionProgress], *, headline: str = "", note: str = ""
+) -> str:
+    """The live board of a run: one line per question, with its status or its progress."""
+    done = sum(1 for r in rows if r.state == "done")
+    running = sum(1 for r in rows if r.state in ("running", "waiting", "done"))
+    line = headline or f"Assessing… {done} of {running} questions done"
+    parts = [
+        '<div class="pr-report pr-summary pr-live">',
+        f"<h1>Production readiness: {escape(_text(name, _MAX_NAME_CHARS))}</h1>",
+        f'<p class="pr-verdict pr-pending">{escape(line)}</p>',
+    ]
+    if note:
+        parts.append(_note(note))
+    parts.append(
+        '<table class="pr-table pr-progress"><thead><tr><th>#</th><th>Question</th>'
+        "<th>Status</th><th>Progress</th></tr></thead><tbody>"
+    )
+    for row in rows:
+        q = get_question(row.question)
+        if row.state == "running":
+            status = '<span class="pr-badge pr-running">running</span>'
+            known = _is_number(row.fraction) and math.isfinite(float(row.fraction or 0))
+            share = min(max(float(row.fraction or 0.0), 0.0), 1.0) if known else None
+            bar = (
+                f'<span class="pr-bar"><span style="width:{share * 100:.0f}%"></span></span> '
+                f"{pct(share)}"
+                if share is not None
+                else '<span class="pr-bar pr-indeterminate"><span></span></span>'
+            )
+            detail = f"{bar} {escape(_text(row.step, _MAX_LABEL_CHARS * 2))}"
+        elif row.status is not None:
+            status = badge(row.status)
+            took = (
+                f"{row.seconds:.1f} s"
+                if _is_number(row.seconds) and row.seconds and math.isfinite(row.seconds)
+                else ""
+            )
+            detail = escape("kept from the previous run" if row.state == "kept" else took)
+        else:
+            status = '<span class="pr-badge pr-waiting">waiting</span>'
+            detail = ""
+        if row.previous is not None and row.state != "kept":
+            detail += f' <span class="pr-meta">(was {escape(row.previous.label)})</span>'
+        parts.append(
+            f"<tr><td>{q.id}</td><td>{escape(q.title)}</td><td>{status}</td><td>{detail}</td></tr>"
+        )
+    parts.append("</tbody></table></div>")
+    return "\n".join(parts)
+
+
+_ABSENT = '<span class="pr-meta">not in this run</span>'
+# How a status change reads: towards PASS is better (PASS > WARN > the rest).
+_RANK = {Status.PASS: 2, Status.WARN: 1}
+
+
+def comparison_html(
+    assessments: Sequence[Assessment],
+    labels: Sequence[str] | None = None,
+    *,
+    title: str = "Comparison",
+) -> str:
+    """Several assessments side by side, question by question; rows that differ highlighted.
+
+    ``labels`` name the columns (default: each run's id). With two assessments a last column
+    says whether each change is better (towards PASS), worse, or another change.
+    """
+    runs = list(assessments)[:_MAX_SERIES]
+    names = list(labels or [])[: len(runs)]
+    names += [_text(a.run_id, _MAX_NAME_CHARS) for a in runs[len(names) :]]
+    pair = len(runs) == 2
+    head = "".join(f"<th>{escape(_text(n, _MAX_LABEL_CHARS))}</th>" for n in names)
+    parts = [
+        '<div class="pr-report pr-comparison">',
+        f"<h2>{escape(_text(title, _MAX_TEXT_CHARS))}</h2>",
+        '<table class="pr-table pr-compare"><thead><tr><th>#</th><th>Question</th>'
+        f"{head}{'<th>Change</th>' if pair else ''}</tr></thead><tbody>",
+    ]
+    changed = 0
+    for q in _questions_in(runs):
+        statuses = [_status_of(a, q.id) for a in runs]
+        differs = len(set(statuses)) > 1
+        changed += differs
+        cells = "".join(f"<td>{badge(s) if s is not None else _ABSENT}</td>" for s in statuses)
+        change = ""
+        if pair:
+            change = "<td>" + (_change(statuses[0], statuses[1]) if differs else "") + "</td>"
+        row_class = ' class="pr-changed"' if differs else ""
+        parts.append(
+            f"<tr{row_class}><td>{q.id}</td><td>{escape(q.title)}</td>{cells}{change}</tr>"
+        )
+    verdicts = "".join(
+        f"<td><strong>{'READY' if a.ready else 'NOT READY'}</strong> ({pct(a.overall)})"
+        + (
+            f' <span class="pr-meta">on {escape(_join(a.questions, _MAX_LABEL_CHARS))} only</span>'
+            if a.partial
+            else ""
+        )
+        + "</td>"
+        for a in runs
+    )
+    verdict_change = ""
+    if pair:
+        before, after = runs[0], runs[1]
+        verdict_change = "<td>" + (
+            _delta(after.overall - before.overall) if _is_number(after.overall) else ""
+        )
+        verdict_change += "</td>"
+    parts.append(
+        f"<tr><td></td><td><strong>Verdict</strong> (overall score)</td>{verdicts}"
+        f"{verdict_change}</tr>"
+    )
+    parts.append("</tbody></table>")
+    parts.append(
+        _note(
+            f"{changed} question{'s differ' if changed > 1 else ' differs'} between these runs "
+            "(highlighted)."
+            if changed
+            else "Every question has the same status in these runs."
+        )
+    )
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _questions_in(runs: Sequence[Assessment]) -> list[Any]:
+    ids = {f.question for a in runs for f in _sequence(a.findings) if isinstance(f, Finding)}
+    return [q for q in QUESTIONS if q.id in ids]
+
+
+def _status_of(assessment: Assessment, question: str) -> Status | None:
+    for f in _sequence(assessment.findings):
+        if isinstance(f, Finding) and f.question == question:
+            return f.status if isinstance(f.status, Status) else None
+    return None
+
+
+def _change(before: Status | None, after: Status | None) -> str:
+    if before is None or after is None:
+        return '<span class="pr-change pr-other">new</span>' if before is None else ""
+    up, down = _RANK.get(after, 0), _RANK.get(before, 0)
+    if up > down:
+        return '<span class="pr-change pr-better">▲ better</span>'
+    if up < down:
+        return '<span class="pr-change pr-worse">▼ worse</span>'
+    return '<span class="pr-change pr-other">changed</span>'
+
+
+def _delta(difference: float) -> str:
+    if not math.isfinite(difference) or abs(difference) < 5e-5:
+        return ""
+    points = f"{100 * difference:+.0f} points"
+    kind = "pr-better" if difference > 0 else "pr-worse"
+    return f'<span class="pr-change {kind}">{escape(points)}</span>'
+
+
+def assessment_card_html(assessment: Assessment) -> str:
+    """An assessment in a notebook: the executive summary and how to see each question."""
+    hint = _note(
+        "Each question in detail: assessment.finding('Q3'). The audit report: "
+        "prodready assess SPEC, or prodready.run_assessment(spec)."
+    )
+    return styled(summary_html(assessment) + hint)
+
+
+def finding_card_html(finding: Finding) -> str:
+    """A finding in a notebook: the same section as the report's, with its styles."""
+    return styled(f'<div class="pr-card">{finding_html(finding)}</div>')
+
+
+def run_html(assessment: Assessment, directory: str, files: Sequence[tuple[str, str, int]]) -> str:
+    """A finished headless run: its summary and links to its files.
+
+    ``files`` lists (name, link, size in bytes); a link relative to the notebook's folder opens
+    the file in JupyterLab; an empty link lists the file by name only.
+    """
+    items = "".join(
+        (
+            f'<li><a href="{escape(link)}" target="_blank" rel="noopener">{escape(name)}</a> '
+            if link
+            else f"<li>{escape(name)} "
+        )
+        + f'<span class="pr-meta">{size:,} bytes</span></li>'
+        for name, link, size in files[:_MAX_LIST_ITEMS]
+    )
+    where = escape(_text(directory, _MAX_TEXT_CHARS))
+    head = (
+        f'<div class="pr-report pr-run"><p><strong>Run folder</strong> <code>{where}</code></p>'
+        f'<ul class="pr-files">{items}</ul></div>'
+    )
+    return styled(head + summary_html(assessment))
+
+
+def system_card_html(description: dict[str, Any]) -> str:
+    """A short card of a system (from :meth:`prodready.System.describe`): what will be assessed."""
+    d = _mapping(description)
+    meta = _mapping(d.get("metadata"))
+    rows_of = _mapping(d.get("rows"))
+    features = _sequence(d.get("features"))
+    categorical = _sequence(d.get("categorical"))
+    endpoint = _mapping(d.get("endpoint"))
+    registry = _mapping(d.get("registry"))
+    hooks = _mapping(d.get("hooks"))
+    model = _mapping(d.get("model"))
+    rows: list[tuple[str, Any]] = [
+        ("Task", d.get("task")),
+        ("Model", d.get("model_type")),
+        ("Model file", model.get("location") if model else None),
+        ("Target", d.get("target")),
+        (
+            "Features",
+            f"{len(features):,} ({len(categorical):,} categorical): {_join(features, 300)}",
+        ),
+        (
+            "Data",
+            f"reference {_text(rows_of.get('reference'))} rows; current "
+            + (
+                f"{_text(rows_of.get('current'))} rows"
+                if rows_of.get("current") is not None
+                else "none (data.current enables drift and performance monitoring)"
+            ),
+        ),
+        ("Endpoint", endpoint.get("url") or endpoint.get("serve") if endpoint else None),
+        (
+            "Registry",
+            f"{registry.get('model_name')} at {registry.get('uri')}" if registry else None,
+        ),
+        ("Hooks", _join(f"{k}: {v}" for k, v in hooks.items()) if hooks else None),
+        ("Decision log", d.get("decision_log")),
+        ("Owner", meta.get("owner")),
+        ("Intended use", meta.get("intended_use")),
+        ("Spec", d.get("source")),
+    ]
+    body = "".join(
+        f"<tr><th>{escape(k)}</th><td>{escape(_text(v, _MAX_TEXT_CHARS))}</td></tr>"
+        for k, v in rows
+        if v not in (None, "", "<python>")
+    )
+    name = escape(_text(d.get("name"), _MAX_NAME_CHARS))
+    return styled(
+        f'<div class="pr-report pr-card"><h2>System: {name}</h2>'
+        f'<table class="pr-kv">{body}</table></div>'
+    )
+
+
+def pending_question_html(question: str, *, note: str = "") -> str:
+    """A question's panel before it is assessed: the question and how to run it."""
+    q = get_question(question)
+    text = note or "Not assessed yet: run the assessment, or run this question alone."
+    return (
+        f'<section class="pr-report pr-question" id="{q.id.lower()}">'
+        f"<h2>{q.id}. {escape(q.title)}</h2>"
+        f'<p class="pr-question-text">{escape(q.text)}</p>'
+        f'<p class="pr-meta">{escape(text)}</p></section>'
+    )
+
+
+def dashboard_intro_html(name: str) -> str:
+    """The dashboard before its first run."""
+    return (
+        '<div class="pr-report pr-summary">'
+        f"<h1>Production readiness: {escape(_text(name, _MAX_NAME_CHARS))}</h1>"
+        '<p class="pr-verdict pr-pending">Not assessed yet</p>'
+        "<p>Click <strong>Run assessment</strong> to run every probe on the system; each "
+        "question below fills in as its probe finishes. <strong>Stop</strong> cancels the "
+        "probe running; a question's own button runs that question alone, keeping the "
+        "others.</p></div>"
+    )

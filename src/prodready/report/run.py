@@ -131,6 +131,41 @@ class RunResult:
         """The executed notebook."""
         return self.directory / "assessment.ipynb"
 
+    def __repr__(self) -> str:
+        """One line: the run, its verdict and where its files are."""
+        from prodready.views import pct
+
+        a = self.assessment
+        return (
+            f"<RunResult {a.run_id}: {str(a.verdict).upper()} (overall {pct(a.overall)}), "
+            f"{a.scope}, in {shown(self.directory)}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The summary and links to the run's files, for notebooks.
+
+        A file inside the notebook's folder (the working directory) gets a relative link,
+        which JupyterLab opens; others are listed by name.
+        """
+        from prodready import views
+
+        files: list[tuple[str, str, int]] = []
+        try:
+            entries = sorted(p for p in self.directory.iterdir() if not p.name.startswith("."))
+        except OSError:
+            entries = []
+        here = Path.cwd()
+        for path in entries[:50]:
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue
+            link = ""
+            with contextlib.suppress(ValueError):
+                link = path.resolve().relative_to(here.resolve()).as_posix()
+            files.append((path.name, link, size))
+        return views.run_html(self.assessment, str(self.directory), files)
+
 
 def run_assessment(
     spec: str | Path,

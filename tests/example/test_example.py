@@ -40,6 +40,7 @@ EXPECTED_SPEC: dict[str, Any] = {
     "traffic": {"current_rps": 5.0},
     "hooks": {"monitor": "prodready.example.monitor:monitor"},
     "monitoring": {"alpha": 0.05, "max_performance_drop": 0.05},
+    "load": {"phase_s": 1.5, "warmup_s": 0.25, "min_requests": 10, "max_search_steps": 3},
 }
 METADATA_KEYS = ["owner", "intended_use", "description", "limitations", "contact"]
 
@@ -222,7 +223,7 @@ def test_model_loads_with_the_listed_trust_only_and_predicts(example_dir: Path) 
 
 def test_second_call_reuses_everything(example_copy: Path) -> None:
     before = _stamps(example_copy)
-    spec = ensure_example(example_copy, n_rows=N_ROWS, seed=0)
+    spec = ensure_example(example_copy, n_rows=N_ROWS, seed=0, served=False)
     assert spec == example_copy / "spec.yaml"
     assert _stamps(example_copy) == before
 
@@ -230,7 +231,7 @@ def test_second_call_reuses_everything(example_copy: Path) -> None:
 @pytest.mark.parametrize(("n_rows", "seed"), [(N_ROWS + 500, 0), (N_ROWS, 1)])
 def test_other_arguments_regenerate(example_copy: Path, n_rows: int, seed: int) -> None:
     before = _stamps(example_copy)
-    ensure_example(example_copy, n_rows=n_rows, seed=seed)
+    ensure_example(example_copy, n_rows=n_rows, seed=seed, served=False)
     after = _stamps(example_copy)
     assert all(after[name] != before[name] for name in (*FILES, MANIFEST_NAME))
     manifest = json.loads((example_copy / MANIFEST_NAME).read_text(encoding="utf-8"))
@@ -268,7 +269,7 @@ def test_damaged_or_stale_directory_is_rebuilt(
     example_dir: Path, example_copy: Path, name: str, damage: Callable[[Path], object]
 ) -> None:
     damage(example_copy / name)
-    ensure_example(example_copy, n_rows=N_ROWS, seed=0)
+    ensure_example(example_copy, n_rows=N_ROWS, seed=0, served=False)
     manifest = json.loads((example_copy / MANIFEST_NAME).read_text(encoding="utf-8"))
     assert manifest["generator_version"] == GENERATOR_VERSION
     for file, entry in manifest["files"].items():

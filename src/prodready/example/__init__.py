@@ -123,6 +123,9 @@ _SPEC: Final[dict[str, Any]] = {
     # The example team's own drift monitor: the Q3 rehearsal tests it.
     "hooks": {"monitor": "prodready.example.monitor:monitor"},
     "monitoring": {"alpha": 0.05, "max_performance_drop": 0.05},
+    # A short load test, so that the demo stays quick: at 5 requests/s the current-load phase
+    # needs 2 s for its 10 requests; 10x and three search steps take 1.5 s each.
+    "load": {"phase_s": 1.5, "warmup_s": 0.25, "min_requests": 10, "max_search_steps": 3},
     "metadata": {
         "owner": "Credit Risk Analytics (example)",
         "intended_use": (

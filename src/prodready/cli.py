@@ -359,7 +359,11 @@ def _compare(args: argparse.Namespace) -> int:
                 f"{printable(given)}: not a prodready results file ({type(exc).__name__})"
             ) from None
     width = 26
-    names = [_cut(str(a.system.get("name") or a.run_id), width) for a in runs]
+    full = [str(a.system.get("name") or a.run_id) for a in runs]
+    names, shared = _distinct(full)
+    if shared:  # "Credit risk: … (bundled example)" once, then "prototype", "production"
+        _out(shared)
+    names = [_cut(n, width) for n in names]
     _out(f"{'':<40}" + "".join(f"{n:<{width + 2}}" for n in names))
     for q in QUESTIONS:
         cells = []
@@ -370,6 +374,24 @@ def _compare(args: argparse.Namespace) -> int:
     verdicts = [f"{a.verdict.upper()} ({pct(a.overall)})" for a in runs]
     _out(f"{'verdict':<40}" + "".join(f"{v:<{width + 2}}" for v in verdicts))
     return EXIT_READY
+
+
+def _distinct(names: list[str]) -> tuple[list[str], str]:
+    """The words that tell ``names`` apart, and what they share ("A: … (b)"), if anything."""
+    words = [n.split() for n in names]
+    if len(names) < 2 or len(set(names)) < len(names):
+        return names, ""
+    head = 0
+    while all(len(w) > head + 1 and w[head] == words[0][head] for w in words):
+        head += 1
+    tail = 0
+    while all(len(w) > head + tail + 1 and w[-1 - tail] == words[0][-1 - tail] for w in words):
+        tail += 1
+    if head == 0 and tail == 0:
+        return names, ""
+    parts = [" ".join(w[head : len(w) - tail]) for w in words]
+    shared = " ".join([*words[0][:head], "…", *words[0][len(words[0]) - tail :]])
+    return parts, shared
 
 
 def _cut(text: str, width: int) -> str:

@@ -8,6 +8,8 @@ that need traffic tell them apart, for the measured reason.
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,40 @@ def test_compare_prints_the_verdicts_side_by_side(
     q2 = next(line for line in lines if line.lstrip().startswith("Q2"))
     assert q2.split()[-2:] == ["FAIL", "PASS"]
     assert lines[-1].startswith("verdict")
+
+
+def _processes_serving(model_dir: Path) -> list[int]:
+    """Pids of live processes whose command line names ``model_dir`` (the model server)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(model_dir) in cmdline and state != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_a_load_probe_past_its_limit_leaves_no_server_or_generator_behind(example: Path) -> None:
+    system = load_spec(example / PROTOTYPE_SPEC)
+    assert system.endpoint is not None and system.endpoint.serve is not None
+    served = Path(system.endpoint.serve)
+    slow = replace(system, policy=replace(system.policy, probe_timeout_s=2.0))
+    result = assess(slow, questions=["Q1"])
+    q1 = result.finding("Q1")
+    assert q1.status is Status.ERROR and "time limit of 2 s" in q1.summary
+    assert _processes_serving(served) == []
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    alive = [pid for pid in children if "resource_tracker" not in _cmdline(pid)]
+    assert alive == []
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

@@ -67,6 +67,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from prodready._env import environ_set
 from prodready._exceptions import DataError, MissingDependencyError, UsageError
 
 if TYPE_CHECKING:
@@ -927,16 +928,8 @@ def quiet_alibi_import() -> Iterator[None]:
     ``TRANSFORMERS_NO_ADVISORY_WARNINGS`` is set: it is set for the import only, then restored.
     Warnings and errors of any library still show.
     """
-    key = "TRANSFORMERS_NO_ADVISORY_WARNINGS"
-    before = os.environ.get(key)
-    os.environ[key] = "1"
-    try:
+    with environ_set("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"):
         yield
-    finally:
-        if before is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = before
 
 
 def _import_tabular_drift() -> Any:

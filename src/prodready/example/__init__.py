@@ -48,6 +48,7 @@ from typing import Any, Final
 
 import yaml
 
+from prodready._env import environ_set
 from prodready.example.data import (
     CATEGORICAL,
     DRIFTED,
@@ -298,21 +299,6 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
-@contextlib.contextmanager
-def _no_progress_bars() -> Iterator[None]:
-    """MLflow draws a progress bar on stderr for each file it copies: not news here."""
-    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    saved = os.environ.get(name)
-    os.environ[name] = "false"
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved
-
-
 def _write_text(directory: Path, name: str, text: str) -> None:
     _write_atomic(directory, name, lambda p: p.write_text(text, encoding="utf-8"))
 
@@ -359,7 +345,8 @@ def _build_served(directory: Path, model: Any, reference: Any) -> list[str]:
     for name, build in builders.items():
         temporary = directory / f".{name}.{secrets.token_hex(6)}.tmp"
         try:
-            with _no_progress_bars():
+            # MLflow draws a progress bar on stderr for each file it copies: not news here.
+            with environ_set("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"):
                 build(temporary)
             shutil.rmtree(directory / name, ignore_errors=True)
             os.replace(temporary, directory / name)

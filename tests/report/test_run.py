@@ -140,6 +140,11 @@ def test_papermill_cli_runs_the_template_directly(example_spec: Path, tmp_path: 
             "-p",
             "drift_engine",
             "scipy",
+            # Two quick questions: what is tested is the template run by papermill's CLI (the
+            # whole checklist runs in the test above).
+            "-p",
+            "questions",
+            "Q2,Q5",
             "-k",
             "python3",
         ],
@@ -149,7 +154,8 @@ def test_papermill_cli_runs_the_template_directly(example_spec: Path, tmp_path: 
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert prodready.Assessment.load(tmp_path / "r.json").verdict == "not ready"
+    run = prodready.Assessment.load(tmp_path / "r.json")
+    assert run.questions == ["Q2", "Q5"] and run.verdict == "not ready"
 
 
 def test_partial_assessment_and_advisory_gate(

@@ -22,7 +22,16 @@ from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 from prodready._exceptions import SpecError
 
-__all__ = ["first_line", "is_integer", "is_real", "key_text", "quote", "read_settings", "require"]
+__all__ = [
+    "ABSENT",
+    "first_line",
+    "is_integer",
+    "is_real",
+    "key_text",
+    "quote",
+    "read_settings",
+    "require",
+]
 
 S = TypeVar("S")
 
@@ -40,6 +49,11 @@ _REPR.maxlong = 40
 # A key of a mapping shown as it is in a dotted field name (``monitoring.alpha``); any other
 # key is quoted.
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}\Z")
+
+
+#: A question's spec section set to this (``rollback: none``) declares that the system has no
+#: such mechanism: an answer, which FAILs the question (an absent section is NOT ASSESSED).
+ABSENT = "none"
 
 
 def quote(value: Any, limit: int = _QUOTE_MAX) -> str:

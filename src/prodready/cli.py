@@ -242,7 +242,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("results", nargs="+", help="results.json files or run folders")
     p.set_defaults(func=_compare)
+
+    p = sub.add_parser(
+        "keygen",
+        help="make an Ed25519 key pair for signing runs and approving models",
+        description="Write OUT/NAME.key (the private key, mode 0600: keep it secret, it is "
+        "never printed) and OUT/NAME.pub (the public key, for trusted-keys files and "
+        "verification). Prints the paths and the key's fingerprint. Exit 0, or 2 if either "
+        "file exists.",
+    )
+    p.add_argument("name", help="the key pair's name, e.g. your name or 'ci-signing'")
+    p.add_argument("--out", default=".", help="folder for the two files (default: .)")
+    p.set_defaults(func=_keygen)
     return parser
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from prodready.attest import fingerprint, generate_keypair, load_public_key
+
+    private, public = generate_keypair(args.out, args.name)
+    print(f"private key: {printable(str(private))} (mode 0600; keep it secret)")
+    print(f"public key:  {printable(str(public))}")
+    print(f"fingerprint: {fingerprint(load_public_key(public))}")
+    return 0
 
 
 def _assess(args: argparse.Namespace) -> int:

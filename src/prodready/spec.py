@@ -20,6 +20,7 @@ from prodready._exceptions import DataError, ModelLoadError, SpecError
 from prodready._settings import first_line, is_integer, key_text, quote, read_settings
 from prodready.checklist import QUESTIONS
 from prodready.system import (
+    ABSENT,
     Endpoint,
     Metadata,
     ModelFormat,
@@ -463,7 +464,7 @@ def system_from_dict(raw: Any, *, base: Path, source: str) -> System:
         "metadata": read_settings(Metadata, spec.get("metadata"), "metadata", source),
         # Each probe reads and validates its own section (see prodready.probes.preflight).
         "settings": {
-            key: _mapping(spec[key], key, source, required=True)
+            key: _section(spec[key], key, source)
             for key in sorted(_SECTIONS)
             if spec.get(key) is not None
         },
@@ -535,6 +536,24 @@ def _mapping(value: Any, field: str, source: str, *, required: bool) -> dict[str
             expected="a mapping of keys to values",
         )
     return value
+
+
+def _section(value: Any, key: str, source: str) -> dict[str, Any] | str:
+    """A question's section: its probe's settings, or ``none`` (the mechanism does not exist).
+
+    ``rollback: none`` is an answer, not a gap: the team declares there is no rollback, and
+    the question FAILs (a section left out is NOT ASSESSED instead).
+    """
+    if value == ABSENT:
+        return ABSENT
+    if isinstance(value, str):
+        raise SpecError(
+            f"is the text {quote(value)}",
+            source=source,
+            field=key,
+            expected=f"a mapping of settings, or {ABSENT} (the system has no such mechanism)",
+        )
+    return _mapping(value, key, source, required=True)
 
 
 def _known(mapping: dict[str, Any], allowed: set[str], field: str, source: str) -> None:

@@ -12,6 +12,7 @@ read-only views.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import math
@@ -32,9 +33,10 @@ from prodready._exceptions import (
     ModelLoadError,
     SpecError,
 )
-from prodready._settings import first_line, is_integer, is_real, key_text, quote
+from prodready._settings import ABSENT, first_line, is_integer, is_real, key_text, quote
 
 __all__ = [
+    "ABSENT",
     "Artifact",
     "Endpoint",
     "Metadata",
@@ -358,7 +360,13 @@ class System:
         return replace(self, settings=merged)
 
     def hook(self, name: str) -> Callable[..., Any]:
-        """Import and return the hook function named ``name`` (e.g. "retrain")."""
+        """Import and return the hook function named ``name`` (e.g. "retrain").
+
+        The module is imported as usual, or else from the spec file's folder, so a team can
+        keep its hooks beside its spec (``hooks: {rollback: "ops_hooks:rollback"}`` with
+        ``ops_hooks.py`` next to ``spec.yaml``). Raises :class:`SpecError` naming
+        ``hooks.<name>`` when it is not defined, cannot be imported or is not callable.
+        """
         spec = self.hooks.get(name)
         if spec is None:
             raise SpecError(
@@ -369,8 +377,8 @@ class System:
             )
         module_name, func_name = spec.split(":")
         try:
-            func = getattr(importlib.import_module(module_name), func_name)
-        except (ImportError, AttributeError) as exc:
+            func = getattr(_import_beside(module_name, self.source), func_name)
+        except Exception as exc:  # a hook module that raises on import is the user's bug
             raise SpecError(
                 f"cannot import {quote(spec)}: {first_line(str(exc))}",
                 source=self.source,
@@ -1018,3 +1026,23 @@ def _model_type(model: Any) -> str:
 
 def _jsonable(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _import_beside(module_name: str, source: str) -> Any:
+    """Import ``module_name``; if it is not found, look in the folder of the spec ``source``."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        folder = Path(source).parent
+        top = module_name.split(".")[0]
+        if exc.name != top or not source.endswith((".yaml", ".yml")) or not folder.is_dir():
+            raise
+    import sys
+
+    # Imported once, under its own name; the spec's folder is on the path only meanwhile.
+    sys.path.insert(0, str(folder))
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(folder))

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from prodready._settings import read_settings
+from prodready._settings import ABSENT, read_settings
 from prodready.checklist import get_question
 from prodready.results import Finding, Status
 
@@ -122,7 +122,18 @@ class Probe(ABC):
         if self.settings_class is None:
             return None
         key = get_question(self.question).key
-        return read_settings(self.settings_class, system.settings.get(key), key, system.source)
+        given = system.settings.get(key)
+        if given == ABSENT:  # the mechanism does not exist: the defaults, for the record
+            given = None
+        return read_settings(self.settings_class, given, key, system.source)
+
+    def declared_absent(self, system: System) -> bool:
+        """True when the spec declares this question's mechanism absent (``rollback: none``).
+
+        That is an answer: the probe FAILs the question, saying what is missing and how to
+        add it (a section left out, by contrast, is NOT ASSESSED).
+        """
+        return system.settings.get(get_question(self.question).key) == ABSENT
 
     def preflight(self, system: System) -> None:
         """Check, before the run starts, that the probe can run on ``system``.

@@ -281,3 +281,37 @@ def test_hooks_resolve_to_functions(spec_dir: Path) -> None:
     assert info.value.field == "hooks.broken"
     with pytest.raises(SpecError, match="no hook 'deploy'"):
         system.hook("deploy")
+
+
+def test_hooks_are_found_beside_the_spec(spec_dir: Path) -> None:
+    # A team keeps its hooks next to its spec; the module need not be installed.
+    module = "ops_hooks_beside_the_spec"
+    (spec_dir / f"{module}.py").write_text("def rollback():\n    return 'rolled back'\n")
+    path = edit(spec_dir, "metadata:", f"hooks:\n  rollback: {module}:rollback\nmetadata:")
+    system = load_spec(path)
+    assert system.hook("rollback")() == "rolled back"
+    import sys
+
+    assert str(spec_dir) not in sys.path  # on the path only while importing
+    sys.modules.pop(module, None)
+
+
+def test_a_section_set_to_none_declares_the_mechanism_absent(spec_dir: Path) -> None:
+    from prodready.probes import Probe
+    from prodready.results import Finding
+
+    class RollbackProbe(Probe):
+        question = "Q4"
+
+        def run(self, system: System, context: Any) -> Finding:
+            raise AssertionError("not run here")
+
+    path = edit(spec_dir, "metadata:", "rollback: none\nmetadata:")
+    system = load_spec(path)
+    assert RollbackProbe().declared_absent(system)
+    # Any other text is a mistake, named in one line.
+    path = edit(spec_dir, "rollback: none", "rollback: nothing")
+    with pytest.raises(SpecError, match="'nothing'") as info:
+        load_spec(path)
+    assert info.value.field == "rollback"
+    assert "none (the system has no such mechanism)" in str(info.value)

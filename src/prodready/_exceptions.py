@@ -11,6 +11,7 @@ one clear line and an exit code, and anything else into "internal error" (exit 3
     │   └── MissingDependencyError   an optional extra is needed: `pip install prodready[extra]`
     ├── ServeError              a model server prodready starts did not come up (the system's
     │                           model cannot be served: its questions FAIL, the run goes on)
+    ├── RegistryError           the model registry refused or failed (names model and version)
     └── ReportError             running or rendering the assessment notebook failed: exit 3
 """
 
@@ -23,6 +24,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelLoadError",
     "ProdreadyError",
+    "RegistryError",
     "ReportError",
     "ServeError",
     "SpecError",
@@ -86,6 +88,10 @@ class ServeError(ProdreadyError):
     def __init__(self, message: str, *, log_path: Path | None = None) -> None:
         self.log_path = log_path
         super().__init__(message)
+
+
+class RegistryError(ProdreadyError):
+    """The model registry refused or failed; the message names the model and version."""
 
 
 class ReportError(ProdreadyError):

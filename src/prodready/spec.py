@@ -481,7 +481,17 @@ def system_from_dict(raw: Any, *, base: Path, source: str) -> System:
                 expected="endpoint.url (a running server) or endpoint.serve (an MLflow model "
                 "directory prodready serves for the run)",
             )
-        if "serve" in endpoint:  # a model directory, relative to the spec like every path
+        if isinstance(endpoint.get("serve"), str) and endpoint["serve"].startswith("models:/"):
+            # A registered model (models:/name@alias), served from the spec's registry.
+            if not isinstance(spec.get("registry"), dict):
+                raise SpecError(
+                    f"serves {endpoint['serve']} but the spec has no registry",
+                    source=source,
+                    field="endpoint.serve",
+                    expected="a registry: {uri, model_name} section naming the registry that "
+                    "holds the model",
+                )
+        elif "serve" in endpoint:  # a model directory, relative to the spec like every path
             served = _path(endpoint["serve"], "endpoint.serve", base, source)
             if not (served / "MLmodel").is_file():
                 raise SpecError(

@@ -110,7 +110,15 @@ def test_valid_rows_are_answered_with_ids_that_the_log_traces(served: Served) ->
     assert response.status_code == 200, response.text
     answers = response.json()["predictions"]
     assert [set(a) for a in answers] == [
-        {"decision_id", "safe_default", "prediction", "proba_0", "proba_1"}
+        {
+            "decision_id",
+            "safe_default",
+            "prediction",
+            "proba_0",
+            "proba_1",
+            "model_version",
+            "model_sha256",
+        }
     ] * 12
     expected = served.model.predict_proba(frame)
     np.testing.assert_allclose(
@@ -223,7 +231,11 @@ def test_the_saved_model_loads_in_process_with_the_log_from_the_environment(
         "prediction",
         "proba_0",
         "proba_1",
+        "model_version",
+        "model_sha256",
     ]
+    assert set(answer["model_version"]) == {"fragile 1"}
+    assert set(answer["model_sha256"]) == {sha256(served.skops)}
     assert [line["decision_id"] for line in lines(log)] == answer["decision_id"].tolist()
     assert (served.directory / "guarded_model.py").is_file()  # code, no pickle
     assert not list(served.directory.glob("*.pkl"))

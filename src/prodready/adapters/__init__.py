@@ -15,6 +15,17 @@ from prodready._exceptions import UsageError
 from prodready.adapters._base import Client, Reply, ReplyKind
 from prodready.adapters._http import HTTPClient, MLflowClient, V2Client
 from prodready.adapters._inprocess import InProcessClient
+from prodready.adapters.registry import (
+    MLflowRegistry,
+    ModelRegistry,
+    ModelVersion,
+    NoRegistryError,
+    RegistryError,
+    RegistrySnapshot,
+    model_digest,
+    open_registry,
+    registry_fingerprint,
+)
 from prodready.adapters.serve import ServedModel, ServeError, serve_mlflow
 
 __all__ = [
@@ -22,12 +33,21 @@ __all__ = [
     "HTTPClient",
     "InProcessClient",
     "MLflowClient",
+    "MLflowRegistry",
+    "ModelRegistry",
+    "ModelVersion",
+    "NoRegistryError",
+    "RegistryError",
+    "RegistrySnapshot",
     "Reply",
     "ReplyKind",
     "ServeError",
     "ServedModel",
     "V2Client",
     "connect",
+    "model_digest",
+    "open_registry",
+    "registry_fingerprint",
     "serve_mlflow",
 ]
 

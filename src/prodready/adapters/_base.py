@@ -48,7 +48,9 @@ class Reply:
     output (None when the system declares none). ``status`` is the HTTP status (None
     in-process). ``error`` is the system's own error text, cut to 500 characters: the body
     of a 4xx/5xx, or the exception's type and message. ``seconds`` is the wall time of the
-    call.
+    call. ``model_version`` and ``model_digest`` say which model answered, when the system
+    says so (a served guard answers them in its ``model_version`` and ``model_sha256``
+    columns: the registry version and the sha256 of its model file); None otherwise.
     """
 
     kind: ReplyKind
@@ -58,6 +60,8 @@ class Reply:
     safe_default: np.ndarray[Any, Any] | None = None
     error: str = ""
     seconds: float = 0.0
+    model_version: str | None = None
+    model_digest: str | None = None
 
     @property
     def answered(self) -> bool:

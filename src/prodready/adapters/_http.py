@@ -571,4 +571,18 @@ def _from_columns(
         return _malformed(f"{len(outputs)} outputs for {n_rows} rows", body)
     ids = _as_ids(columns["decision_id"]) if "decision_id" in columns else None
     mask = _as_mask(columns["safe_default"]) if "safe_default" in columns else None
-    return Reply(kind="answered", outputs=outputs, decision_ids=ids, safe_default=mask)
+    return Reply(
+        kind="answered",
+        outputs=outputs,
+        decision_ids=ids,
+        safe_default=mask,
+        model_version=_first_text(columns.get("model_version")),
+        model_digest=_first_text(columns.get("model_sha256")),
+    )
+
+
+def _first_text(values: Sequence[Any] | None) -> str | None:
+    """The model a reply names (one model answers a whole request): its first value, as text."""
+    if not values or values[0] is None or isinstance(values[0], dict | list):
+        return None
+    return str(values[0])

@@ -79,7 +79,8 @@ class ServedModel:
 
     ``url`` is its base URL (``http://127.0.0.1:PORT``, for
     :class:`~prodready.adapters.MLflowClient`), ``pid`` the id of its top process (also its
-    process group id), ``log_path`` its stdout and stderr.
+    process group id), ``log_path`` its stdout and stderr. ``model_uri`` is the registry URI
+    served (``models:/name@alias``), else empty; ``model_dir`` is then that URI as a path.
     """
 
     url: str
@@ -87,6 +88,7 @@ class ServedModel:
     pid: int
     log_path: Path
     model_dir: Path
+    model_uri: str = ""
 
     def log_tail(self, n: int = 20) -> str:
         """The last ``n`` lines of the server's log."""
@@ -104,6 +106,7 @@ def serve_mlflow(
     env: Mapping[str, str] | None = None,
     startup_timeout_s: float = 60.0,
     log_dir: str | os.PathLike[str] | None = None,
+    registry_uri: str | None = None,
 ) -> Iterator[ServedModel]:
     """Serve the MLflow model in ``model_dir`` on a free loopback port while the block runs.
 
@@ -112,6 +115,13 @@ def serve_mlflow(
     200 on ``/ping`` (an MLflow server takes ~10 s to start on a busy 2-core machine);
     ``log_dir`` is where the log is written (a new temporary folder by default).
 
+    ``model_dir`` may be a registry URI, ``models:/<name>@<alias>`` or ``models:/<name>/<n>``:
+    the server then reads the registry ``registry_uri`` (any MLflow tracking URI; it is
+    given to the server as ``MLFLOW_TRACKING_URI`` and ``MLFLOW_REGISTRY_URI``). Without one
+    (and without ``MLFLOW_TRACKING_URI`` in ``env`` or the environment) it is a
+    :class:`ServeError`: MLflow would otherwise create an empty ``mlflow.db`` in the working
+    directory and find no model there.
+
     Raises :class:`~prodready.MissingDependencyError` without mlflow, and
     :class:`ServeError` when ``model_dir`` has no ``MLmodel`` file, or the server exits or
     does not answer in time (its log's most telling line in the message). No process is
@@ -119,9 +129,31 @@ def serve_mlflow(
     """
     if importlib.util.find_spec("mlflow") is None:
         raise MissingDependencyError("mlflow", "mlflow", "serving a model with mlflow models serve")
-    directory = Path(model_dir).resolve()
-    if not (directory / "MLmodel").is_file():
-        raise ServeError(f"{directory} is not an MLflow model directory (it has no MLmodel file)")
+    model_uri = os.fspath(model_dir) if str(model_dir).startswith("models:/") else ""
+    if model_uri:
+        registry_uri = (
+            registry_uri
+            or (env or {}).get("MLFLOW_TRACKING_URI")
+            or os.environ.get("MLFLOW_TRACKING_URI")
+        )
+        if not registry_uri:
+            raise ServeError(
+                f"serving {model_uri} needs the registry's URI (registry_uri, or "
+                "MLFLOW_TRACKING_URI): without it MLflow looks in a new mlflow.db in the "
+                "working directory"
+            )
+        env = {
+            "MLFLOW_TRACKING_URI": registry_uri,
+            "MLFLOW_REGISTRY_URI": registry_uri,
+            **(env or {}),
+        }
+        directory = Path(model_uri)
+    else:
+        directory = Path(model_dir).resolve()
+        if not (directory / "MLmodel").is_file():
+            raise ServeError(
+                f"{directory} is not an MLflow model directory (it has no MLmodel file)"
+            )
     if not startup_timeout_s > 0:
         raise ValueError(f"startup_timeout_s must be > 0, got {startup_timeout_s!r}")
     folder = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="prodready-"))
@@ -132,7 +164,7 @@ def serve_mlflow(
     for attempt in range(1, PORT_ATTEMPTS + 1):
         port = _free_port()
         log_path = folder / LOG_NAME
-        process = _launch(directory, port, env, log_path)
+        process = _launch(model_uri or str(directory), port, env, log_path)
         try:
             if _wait_ready(process, port, log_path, deadline, directory, startup_timeout_s):
                 break
@@ -154,6 +186,7 @@ def serve_mlflow(
             pid=process.pid,
             log_path=log_path,
             model_dir=directory,
+            model_uri=model_uri,
         )
     finally:
         _stop(process)
@@ -179,7 +212,7 @@ def _child_env(env: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def _launch(
-    directory: Path, port: int, env: Mapping[str, str] | None, log_path: Path
+    model: str, port: int, env: Mapping[str, str] | None, log_path: Path
 ) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
@@ -188,7 +221,7 @@ def _launch(
         "models",
         "serve",
         "-m",
-        str(directory),
+        model,
         "--env-manager",
         "local",
         "-h",

@@ -24,7 +24,12 @@ from __future__ import annotations
 from prodready.guard._digest import canonical_value, input_digest, input_digests
 from prodready.guard._guard import Decisions, Guard, InputRejected, OnInvalid
 from prodready.guard._log import LOG_FORMAT, LOG_ID_FIELD, read_decisions
-from prodready.guard._mlflow import DECISION_LOG_ENV, decisions_frame, save_mlflow
+from prodready.guard._mlflow import (
+    DECISION_LOG_ENV,
+    RegistryAlias,
+    decisions_frame,
+    save_mlflow,
+)
 from prodready.guard._schema import (
     DEFAULT_TOLERANCE,
     RULES,
@@ -48,6 +53,7 @@ __all__ = [
     "InputRejected",
     "InputSchema",
     "OnInvalid",
+    "RegistryAlias",
     "Rule",
     "Violation",
     "canonical_value",

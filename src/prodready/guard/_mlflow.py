@@ -36,6 +36,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,10 +48,19 @@ from prodready.guard._digest import canonical_value
 from prodready.guard._guard import Decisions, Guard, OnInvalid
 from prodready.guard._schema import InputSchema
 
-__all__ = ["DECISION_LOG_ENV", "GUARD_CONFIG_VERSION", "decisions_frame", "save_mlflow"]
+__all__ = [
+    "DECISION_LOG_ENV",
+    "GUARD_CONFIG_VERSION",
+    "REGISTRY_URI_ENV",
+    "RegistryAlias",
+    "decisions_frame",
+    "save_mlflow",
+]
 
 #: The environment variable that sets the served model's decision log (overrides the saved one).
 DECISION_LOG_ENV: Final = "PRODREADY_DECISION_LOG"
+#: The registry a guard that follows an alias reads (else ``MLFLOW_TRACKING_URI``).
+REGISTRY_URI_ENV: Final = "PRODREADY_REGISTRY_URI"
 #: Version of ``guard.json`` in the model directory.
 GUARD_CONFIG_VERSION: Final = 1
 
@@ -66,6 +76,22 @@ mlflow.models.set_model(GuardedModel())
 '''
 
 
+@dataclass(frozen=True)
+class RegistryAlias:
+    """A registry alias the served guard follows (``save_mlflow(..., follow=...)``).
+
+    Served from ``models:/<model_name>@<alias>`` with the registry's URI in
+    ``MLFLOW_TRACKING_URI`` (or ``PRODREADY_REGISTRY_URI``), the model checks every
+    ``poll_s`` seconds where the alias points; when it moves, a background thread loads that
+    version and swaps it in between two requests, so that no request fails. Every answer
+    and decision-log line then names the registry version that answered and its digest.
+    """
+
+    model_name: str
+    alias: str = "champion"
+    poll_s: float = 0.2
+
+
 def save_mlflow(
     path: str | os.PathLike[str],
     *,
@@ -76,6 +102,7 @@ def save_mlflow(
     safe_default: Any = None,
     decision_log: str | os.PathLike[str] | None = None,
     model_version: str = "",
+    follow: RegistryAlias | None = None,
 ) -> Path:
     """Write an MLflow pyfunc model directory at ``path`` (must not exist); return it.
 
@@ -91,6 +118,8 @@ def save_mlflow(
             taken from the server's working directory. At serve time the environment
             variable ``PRODREADY_DECISION_LOG`` overrides it; with neither, no log is kept.
         model_version: the version string written into every decision-log line.
+        follow: serve whatever version this registry alias points to, swapping models
+            without downtime when it moves (see :class:`RegistryAlias`, docs/registry.md).
 
     The model is loaded once here, so a wrong trusted list, a schema that does not fit the
     model or an invalid safe default fail now, not in the server.
@@ -124,6 +153,12 @@ def save_mlflow(
         "model_version": str(model_version),
         "trusted": list(trusted),
     }
+    if follow is not None:
+        config["follow"] = {
+            "model_name": follow.model_name,
+            "alias": follow.alias,
+            "poll_s": follow.poll_s,
+        }
     with tempfile.TemporaryDirectory(prefix="prodready-guard-") as scratch:
         schema_file = schema.save(Path(scratch) / "schema.json")
         config_file = Path(scratch) / "guard.json"
@@ -154,11 +189,18 @@ def save_mlflow(
     return target
 
 
-def decisions_frame(decisions: Decisions, classes: Sequence[Any] | None) -> pd.DataFrame:
+def decisions_frame(
+    decisions: Decisions,
+    classes: Sequence[Any] | None,
+    *,
+    model_version: str | None = None,
+    model_sha256: str | None = None,
+) -> pd.DataFrame:
     """The served answer: ``decision_id``, ``safe_default``, ``prediction``, ``proba_i``...
 
     One row per decision; ``proba_0 .. proba_{k-1}`` (in ``classes`` order) for a classifier
-    (``classes`` given), none for a regressor.
+    (``classes`` given), none for a regressor; then ``model_version`` and ``model_sha256``
+    (which model answered) when given.
     """
     columns: dict[str, Any] = {
         "decision_id": list(decisions.decision_ids),
@@ -169,6 +211,10 @@ def decisions_frame(decisions: Decisions, classes: Sequence[Any] | None) -> pd.D
         outputs = decisions.outputs.reshape(len(decisions), len(classes))
         for index in range(len(classes)):
             columns[f"proba_{index}"] = outputs[:, index]
+    if model_version is not None:
+        columns["model_version"] = [model_version] * len(decisions)
+    if model_sha256 is not None:
+        columns["model_sha256"] = [model_sha256] * len(decisions)
     return pd.DataFrame(columns)
 
 

@@ -1,0 +1,164 @@
+"""What production serves: the model version and the digest of its artifact.
+
+In order of trust: the endpoint's own reply (``Reply.model_version``, ``Reply.model_digest``:
+the served process says what it loaded), then the spec's ``hooks.served_version``, then the
+registry alias production follows (``approval.alias``, ``champion`` by default). The digest
+is the endpoint's when it gives one; otherwise it is recomputed from the registry version's
+artifact bytes (a ``prodready.digest`` tag could have been edited).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+
+from prodready._settings import first_line, quote
+from prodready.attest._approval import parse_time
+
+__all__ = ["DEPLOYED_AT_TAG", "Served", "find_served"]
+
+#: The version tag recording when the version was put in production (UTC ISO 8601): written
+#: by the deployment (the example's, :func:`prodready.example._approvals.record_deployment`)
+#: when it moves the production alias to the version.
+DEPLOYED_AT_TAG = "prodready.deployed_at"
+
+
+@dataclass(frozen=True)
+class Served:
+    """What production serves, and how we know.
+
+    ``version`` is the registry version (None when no registered version matches what the
+    endpoint reports), ``digest`` the sha256 of the served artifact, ``how`` where the
+    version came from; ``registered_digest`` the digest recomputed from the registry
+    version's bytes (None when there is no version); ``deployed_at`` the version's
+    ``prodready.deployed_at`` tag (None when absent or unreadable, ``deployed_problem`` says
+    which); ``notes`` what was tried and did not answer, in words.
+    """
+
+    version: str | None
+    digest: str
+    how: Literal["endpoint", "hook", "alias"]
+    registered_digest: str | None = None
+    deployed_at: datetime | None = None
+    deployed_text: str = ""
+    deployed_problem: str = ""
+    reported_version: str | None = None
+    notes: tuple[str, ...] = ()
+    tags: dict[str, str] | None = None
+
+
+class ServedUnknown(Exception):
+    """Nothing says what production serves (no answer from the endpoint, no alias set)."""
+
+
+def _attr(reply: Any, name: str) -> str | None:
+    """A reply's ``model_version`` / ``model_digest`` as text (None: the system did not say)."""
+    value = getattr(reply, name, None)
+    if isinstance(value, list | tuple | np.ndarray):  # one per row: the first row's
+        value = value[0] if len(value) else None
+    return None if value is None or value == "" else str(value)
+
+
+def _ask_endpoint(system: Any) -> tuple[str | None, str | None, str]:
+    """The (version, digest) one decision's reply names, and a note when it names neither."""
+    from prodready.adapters import connect
+
+    if getattr(system, "endpoint", None) is None:
+        return None, None, "the system has no endpoint to ask"
+    try:
+        frame = system.X("reference").head(1)
+        with connect(system) as client:
+            reply = client.predict(frame)
+    except Exception as exc:  # the endpoint's failure is Q1/Q2's finding; here: ask elsewhere
+        return None, None, f"asking the endpoint failed ({first_line(str(exc))})"
+    if not reply.answered:
+        return None, None, f"the endpoint did not answer ({reply.kind})"
+    version, digest = _attr(reply, "model_version"), _attr(reply, "model_digest")
+    if version is None and digest is None:
+        return None, None, "the endpoint's replies do not name the model version or digest"
+    return version, digest, ""
+
+
+def find_served(system: Any, registry: Any, name: str, alias: str) -> Served:
+    """What production serves (see the module docstring); :class:`ServedUnknown` if unknown."""
+    notes: list[str] = []
+    how: Literal["endpoint", "hook", "alias"]
+    reported, digest, note = _ask_endpoint(system)
+    if note:
+        notes.append(note)
+    versions = {v.version: v for v in registry.versions(name)}
+    version: str | None = None
+    if reported is not None or digest is not None:
+        how = "endpoint"
+        if reported is not None and reported in versions:
+            version = reported
+        elif digest is not None:
+            # The endpoint names its version in its own words: find the registered version
+            # with its digest, the alias's first.
+            aliased = registry.alias(name, alias)
+            matching = [v for v in versions if versions[v].digest == digest]
+            version = aliased if aliased in matching else (matching[-1] if matching else None)
+    elif "served_version" in getattr(system, "hooks", {}):
+        how = "hook"
+        try:
+            result = system.hook("served_version")()
+        except Exception as exc:
+            raise ServedUnknown(
+                f"hooks.served_version raised {type(exc).__name__}: {first_line(str(exc))}"
+            ) from exc
+        version = None if result is None else str(result)
+        reported = version
+        if version not in versions:
+            raise ServedUnknown(
+                f"hooks.served_version names version {quote(version)}, which model "
+                f"{name!r} does not have in the registry"
+            )
+    else:
+        how = "alias"
+        version = registry.alias(name, alias)
+        if version is None:
+            raise ServedUnknown(
+                f"{'; '.join(notes)}, and the registry alias {alias!r} of model {name!r} is not set"
+            )
+    registered = None
+    tags: dict[str, str] | None = None
+    if version is not None:
+        # verify=True: the digest of the bytes, not of the prodready.digest tag (editable).
+        entry = registry.version(name, version, verify=True)
+        registered, tags = entry.digest, dict(entry.tags)
+    if digest is None:
+        if registered is None:
+            raise ServedUnknown(f"version {version} of {name!r} has no artifact to digest")
+        digest = registered
+    deployed_at, deployed_text, problem = None, "", ""
+    if tags is None:
+        problem = "the served artifact is no registered version: when it was deployed is unknown"
+    else:
+        deployed_text = tags.get(DEPLOYED_AT_TAG, "")
+        if not deployed_text:
+            problem = (
+                f"version {version} has no {DEPLOYED_AT_TAG} tag: when it was deployed is unknown"
+            )
+        else:
+            try:
+                deployed_at = parse_time(deployed_text)
+            except ValueError:
+                problem = (
+                    f"the {DEPLOYED_AT_TAG} tag of version {version} is "
+                    f"{quote(deployed_text)}, not a UTC ISO 8601 time"
+                )
+    return Served(
+        version=version,
+        digest=digest,
+        how=how,
+        registered_digest=registered,
+        deployed_at=deployed_at,
+        deployed_text=deployed_text,
+        deployed_problem=problem,
+        reported_version=reported,
+        notes=tuple(notes),
+        tags=tags,
+    )

@@ -30,7 +30,7 @@ from prodready.report import run
 from prodready.report.run import RunState, progress_recorder, remove_stale_runs
 from tests.test_results import sample
 
-PUBLISHED = ["assessment.ipynb", "report.html", "results.json"]
+PUBLISHED = ["assessment.ipynb", "report.html", "results.json", "spec.yaml"]  # spec: copied in
 
 
 def fake_execute(state: RunState) -> None:

@@ -302,10 +302,35 @@ class ProdreadyHTMLExporter(HTMLExporter):  # type: ignore[misc]
             "title": report_title(nb),
             "csp_nonce": nonce,
             "csp": content_security_policy(nonce),
+            "signing": _signing_note(nb),
         }
         html, out_resources = super().from_notebook_node(nb, resources, **kw)
         # Last pass: nothing invisible or unencodable reaches the file, whatever output held it.
         return visible(_drop_head_only_elements_outside_head(html)), out_resources
+
+
+def _signing_note(notebook: nbformat.NotebookNode) -> dict[str, Any] | None:
+    """What the title block says about the run's signature, from ``metadata.prodready.signing``.
+
+    ``{"signed": True, "fingerprint": ..., "key_id": ...}`` (hex digits only), ``{"signed":
+    False}`` for a run made without a key, None for a notebook not rendered by a run (no
+    block shown).
+    """
+    import re
+
+    metadata = notebook.get("metadata", {}) or {}
+    section = metadata.get("prodready", {}) if isinstance(metadata, dict) else {}
+    signing = section.get("signing") if isinstance(section, dict) else None
+    if not isinstance(signing, dict):
+        return None
+    fingerprint, key = str(signing.get("fingerprint", "")), str(signing.get("key_id", ""))
+    if signing.get("signed") is True and re.fullmatch("[0-9a-f]{16}", fingerprint):
+        return {
+            "signed": True,
+            "fingerprint": fingerprint,
+            "key_id": key if re.fullmatch("[0-9a-f]{64}", key) else "",
+        }
+    return {"signed": False}
 
 
 def _with_first(item: str, values: list[str]) -> list[str]:

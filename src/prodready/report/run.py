@@ -13,8 +13,10 @@ and the run goes through :data:`STAGES`, each working in that folder:
    online drift detector the monitoring probe rehearsed, ready to run);
 
 and only when every stage succeeded, ``publish`` renames the folder into ``<out>/<run-id>/``,
-so a failed or interrupted run never leaves a half-written report behind. Later stages
-(signing the run folder, appending it to a ledger) slot in after ``render``.
+so a failed or interrupted run never leaves a half-written report behind. Just before
+publishing, ``sign`` copies the spec in (``spec.yaml``) and, with a signing key, signs every
+file of the folder (``run.dsse.json``, :mod:`prodready.attest`); after publishing, the run is
+appended to the audit ledger, if one was given.
 
 The notebook runs in a kernel this run starts and always stops, however the run ends (an
 error, Ctrl-C, SIGTERM from the CLI): its whole process group is killed. A run killed outright
@@ -107,6 +109,8 @@ class RunState:
     cell_timeout_s: int | None
     notebook: Any = None
     assessment: Assessment | None = None
+    #: The signing key (a prodready.attest Signer), or None for an unsigned run.
+    signer: Any = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,8 @@ def run_assessment(
     run_id: str | None = None,
     questions: list[str] | None = None,
     cell_timeout_s: int | None = 1800,
+    sign_key: Any = None,
+    ledger: str | Path | None = None,
 ) -> RunResult:
     """Assess the system of ``spec`` headless and write ``<out>/<run-id>/``.
 
@@ -182,10 +188,13 @@ def run_assessment(
     empty keeps the spec's. ``run_id`` names the run folder (see :func:`check_run_id`; default:
     the time and random hex). ``questions`` (ids or keys) makes a partial assessment of those
     questions only. ``cell_timeout_s`` bounds each notebook cell (None: no limit; the probes
-    also have their own ``policy.probe_timeout_s``). Raises :class:`UsageError` for bad input
-    (found before any kernel starts, or by the notebook), including a run id already taken in
-    ``out`` (by a finished run or one still running), and :class:`ReportError` for anything
-    else that stopped the run.
+    also have their own ``policy.probe_timeout_s``). ``sign_key`` (a private key file from
+    ``prodready keygen``, or a loaded :class:`prodready.attest.Signer`) signs the run folder
+    (``run.dsse.json``); ``ledger`` names an audit ledger the published run is appended to.
+    Raises :class:`UsageError` for bad input (found before any kernel starts, or by the
+    notebook), including a bad signing key and a run id already taken in ``out`` (by a
+    finished run or one still running), and :class:`ReportError` for anything else that
+    stopped the run.
     """
     if not Path(spec).is_file():  # before resolving: a hostile path fails here, in one line
         raise SpecError(
@@ -201,6 +210,7 @@ def run_assessment(
     out_dir = Path(out).resolve()
     if run_id is not None and os.path.lexists(out_dir / run_id):
         raise _taken(run_id, out_dir)
+    signer, ledger_path = _check_attest(sign_key, ledger)
     _check_input(spec, drift_engine, questions)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -216,14 +226,26 @@ def run_assessment(
     published = False
     try:
         state = RunState(spec_path, work, run_id, drift_engine, questions, cell_timeout_s)
+        state.signer = signer
         for _name, stage in STAGES:
             stage(state)
         assert state.assessment is not None
+        _sign(state)  # after every stage: it signs all the files they wrote
         _publish(state, out_dir / run_id)
         published = True
     finally:
         if not published:  # once published, the name .<run-id>.partial is no longer ours
             shutil.rmtree(work, ignore_errors=True)
+    if ledger_path is not None:
+        from prodready.attest import append_run
+
+        try:
+            append_run(ledger_path, out_dir / run_id, state.assessment)
+        except OSError as exc:
+            raise ReportError(
+                f"the run was published in {shown(out_dir / run_id)} but could not be appended "
+                f"to the ledger {shown(ledger_path)} ({exc.strerror or exc})"
+            ) from None
     return RunResult(out_dir / run_id, state.assessment)
 
 
@@ -740,6 +762,7 @@ def _render(state: RunState) -> None:
     """Stage 2: nbconvert renders the executed notebook into the offline report.html."""
     import nbformat
 
+    from prodready.attest import report_signing
     from prodready.report.exporter import render_html
 
     assert state.assessment is not None
@@ -750,6 +773,7 @@ def _render(state: RunState) -> None:
         "run_id": a.run_id,
         "verdict": a.verdict,
         "scope": a.scope,
+        "signing": report_signing(state.signer),
     }
     text = nbformat.writes(state.notebook)
     atomic_write(
@@ -767,6 +791,8 @@ def _attachments(state: RunState) -> None:
 
     ``monitor.json``: the configuration of the online drift detector the monitoring probe
     rehearsed, ready to run (``prodready.online.ScipyOnlineDetector.from_config``).
+    ``provenance.intoto.json``: the lineage probe's in-toto Statement (the model artifact and
+    the materials it came from, docs/provenance.md), signed with the rest of the run folder.
     """
     assert state.assessment is not None
     for finding in state.assessment.findings:
@@ -774,6 +800,36 @@ def _attachments(state: RunState) -> None:
         if isinstance(config, dict) and config:
             text = json.dumps(config, indent=1, ensure_ascii=False, allow_nan=False)
             atomic_write(state.work / "monitor.json", text + "\n", errors="backslashreplace")
+        provenance = finding.measurements.get("provenance_statement")
+        if isinstance(provenance, dict) and provenance:
+            text = json.dumps(provenance, indent=1, ensure_ascii=False, allow_nan=False)
+            target = state.work / "provenance.intoto.json"
+            atomic_write(target, text + "\n", errors="backslashreplace")
+
+
+def _check_attest(sign_key: Any, ledger: str | Path | None) -> tuple[Any, Path | None]:
+    """The signer and the ledger path, checked before any kernel starts (one line if bad)."""
+    from prodready.attest import Signer, check_ledger_path, load_signer
+
+    signer = None
+    if sign_key is not None and sign_key != "":
+        signer = sign_key if isinstance(sign_key, Signer) else load_signer(sign_key)
+    ledger_path = None if ledger is None or ledger == "" else check_ledger_path(ledger)
+    return signer, ledger_path
+
+
+def _sign(state: RunState) -> None:
+    """After the stages: copy the spec in as ``spec.yaml`` and sign every file of the folder.
+
+    Runs in this (parent) process over the files' bytes, never in the kernel that made them.
+    An unsigned run (no key) still gets the copy of its spec.
+    """
+    from prodready.attest import sign_run
+
+    assert state.assessment is not None
+    shutil.copyfile(state.spec, state.work / "spec.yaml")
+    if state.signer is not None:
+        sign_run(state.work, state.signer, state.assessment, exclude=(*_INTERNAL, _OWNER))
 
 
 def _publish(state: RunState, final: Path) -> None:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     from prodready.probes._base import Probe
+    from prodready.results import Finding
     from prodready.system import System
 
 __all__ = ["GRACE_S", "Outcome", "run_in_subprocess", "run_in_thread"]
@@ -63,10 +64,14 @@ def run_in_thread(
     seed: int,
     stop: threading.Event | None = None,
     progress: Callable[[str, float | None], None] | None = None,
+    findings: tuple[Finding, ...] = (),
 ) -> Outcome:
-    """Run ``probe`` in a daemon thread; see the module docstring."""
+    """Run ``probe`` in a daemon thread; see the module docstring.
+
+    ``findings`` (for a probe that runs after the others) go into its context.
+    """
     deadline = time.monotonic() + limit
-    context = ProbeContext(deadline=deadline, seed=seed, progress=progress)
+    context = ProbeContext(deadline=deadline, seed=seed, progress=progress, findings=findings)
     result: list[Outcome] = []
 
     def target() -> None:
@@ -104,12 +109,16 @@ def run_in_subprocess(
     limit: float,
     seed: int,
     stop: threading.Event | None = None,
+    findings: tuple[Finding, ...] = (),
 ) -> Outcome:
-    """Run ``probe`` in a child process of its own session; see the module docstring."""
+    """Run ``probe`` in a child process of its own session; see the module docstring.
+
+    ``findings`` (for a probe that runs after the others) go into its context.
+    """
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
     deadline = time.monotonic() + limit
-    payload = pickle.dumps((type(probe), system), protocol=pickle.HIGHEST_PROTOCOL)
+    payload = pickle.dumps((type(probe), system, findings), protocol=pickle.HIGHEST_PROTOCOL)
     child = ctx.Process(
         target=_child_main,
         args=(payload, deadline, seed, sender),
@@ -206,10 +215,11 @@ def _child_main(payload: bytes, deadline: float, seed: int, sender: Connection) 
     """The child process: its own session, SIGTERM cancels the probe, the outcome is sent."""
     os.setsid()
     _die_with_parent()
-    context = ProbeContext(deadline=deadline, seed=seed)
     probe_class: type[Probe]
     system: System
-    probe_class, system = pickle.loads(payload)
+    findings: tuple[Finding, ...]
+    probe_class, system, findings = pickle.loads(payload)
+    context = ProbeContext(deadline=deadline, seed=seed, findings=findings)
 
     def on_term(signum: int, frame: Any) -> None:
         context.cancel.set()

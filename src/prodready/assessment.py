@@ -11,6 +11,7 @@ section score, so strength in one section cannot hide a hole in another.
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import platform
 import secrets
@@ -79,7 +80,9 @@ def assess(
     question; ``on_progress(question, step, fraction)`` when a probe starts (step
     "started") and whenever it reports a step.
     Setting ``cancel`` stops the running probe (it gets a cancellation) and the questions
-    not yet run are reported as NOT ASSESSED.
+    not yet run are reported as NOT ASSESSED. A probe that judges the other questions'
+    evidence (:attr:`~prodready.Probe.after_others`, e.g. Q6's compliance mapping) runs after
+    them, with their findings in its context; ``on_finding`` hears of it last.
 
     When the spec's ``endpoint.serve`` names an MLflow model and a selected probe sends
     decisions to the system (:attr:`~prodready.Probe.serves`), the model is served with
@@ -92,14 +95,18 @@ def assess(
     preflight(system, [specs[q.id] for q in selected if q.id in specs])
     started = datetime.now(UTC)
     findings: list[Finding] = []
-    serving = [specs[q.id] for q in selected if q.id in specs and _serves(specs[q.id])]
+    # A probe that judges the others' evidence (Q6) runs after them; the order is otherwise
+    # the checklist's, and the findings are put back in checklist order at the end.
+    order = sorted(selected, key=lambda q: _after_others(specs.get(q.id)))
+    serving = [specs[q.id] for q in order if q.id in specs and _serves(specs[q.id])]
     served_here = serving and system.endpoint is not None and system.endpoint.url is None
     if served_here and importlib.util.find_spec("mlflow") is None:  # before any probe runs
         raise MissingDependencyError("mlflow", "mlflow", "serving endpoint.serve")
     with contextlib.ExitStack() as stack:
         served: System | str = system
-        for question in selected:
+        for question in order:
             spec = specs.get(question.id)
+            so_far = tuple(copy.deepcopy(findings)) if _after_others(spec) else ()
             if cancel is not None and cancel.is_set():
                 finding = _not_assessed(question.id, "The run was stopped before this question.")
             elif spec is None:
@@ -108,17 +115,19 @@ def assess(
                 if served is system:  # the first probe that needs the server starts it
                     served = _serve(system, stack, log_dir)
                 finding = (
-                    _run_probe(spec, served, cancel, on_progress)
+                    _run_probe(spec, served, cancel, on_progress, so_far)
                     if isinstance(served, System)
                     else _unservable(spec, served)
                 )
             else:
-                finding = _run_probe(spec, system, cancel, on_progress)
+                finding = _run_probe(spec, system, cancel, on_progress, so_far)
             findings.append(finding)
             if on_finding is not None:
                 on_finding(finding)
             if spec in serving and spec is serving[-1]:
                 stack.close()  # the last probe that needs the server is done: stop it
+    rank = {q.id: i for i, q in enumerate(QUESTIONS)}
+    findings.sort(key=lambda f: rank[f.question])
     scores, overall, verdict = score(findings, system.policy)
     return Assessment(
         run_id=run_id or new_run_id(),
@@ -133,6 +142,10 @@ def assess(
         questions=[q.id for q in selected],
         notes=plugin_problems() if probes is None else [],
     )
+
+
+def _after_others(spec: ProbeSpec | None) -> bool:
+    return spec is not None and bool(getattr(spec.probe, "after_others", False))
 
 
 def _serves(spec: ProbeSpec) -> bool:
@@ -156,7 +169,14 @@ def _serve(system: System, stack: contextlib.ExitStack, log_dir: str | Path | No
     if log_dir is None:
         log_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="prodready-serve-"))
     try:
-        server = stack.enter_context(serve_mlflow(Path(endpoint.serve), env=env, log_dir=log_dir))
+        if endpoint.serve.startswith("models:/"):  # a registered model: the spec's registry
+            from prodready.adapters.registry import resolve_uri
+
+            uri = resolve_uri(system.registry.uri, system.source) if system.registry else None
+            served = serve_mlflow(endpoint.serve, env=env, log_dir=log_dir, registry_uri=uri)
+        else:
+            served = serve_mlflow(Path(endpoint.serve), env=env, log_dir=log_dir)
+        server = stack.enter_context(served)
     except ServeError as exc:
         return str(exc)
     return replace(system, endpoint=replace(endpoint, url=server.url))
@@ -261,9 +281,11 @@ def _run_probe(
     system: System,
     cancel: threading.Event | None,
     on_progress: Callable[[str, str, float | None], None] | None,
+    findings: tuple[Finding, ...] = (),
 ) -> Finding:
     """Run one probe isolated (thread or subprocess) with the policy's time limit.
 
+    ``findings``, the others' so far, go into the context of a probe that runs after them.
     Never raises, but for KeyboardInterrupt, which cancels the probe first.
     """
     if spec.probe is None:
@@ -283,9 +305,11 @@ def _run_probe(
         on_progress(spec.question, "started", 0.0)
     start = time.perf_counter()
     if probe.isolation == "subprocess":
-        outcome = run_in_subprocess(probe, system, limit, system.policy.seed, cancel)
+        outcome = run_in_subprocess(probe, system, limit, system.policy.seed, cancel, findings)
     else:
-        outcome = run_in_thread(probe, system, limit, system.policy.seed, cancel, progress)
+        outcome = run_in_thread(
+            probe, system, limit, system.policy.seed, cancel, progress, findings
+        )
     elapsed = time.perf_counter() - start
     if outcome.kind == "finding" and elapsed > limit:
         # A probe holding the GIL in one long C call keeps the watchdog from waking up in

@@ -174,13 +174,20 @@ class Registry:
 
 @dataclass(frozen=True)
 class Metadata:
-    """Model-card facts a person supplies: who owns the model and what it is for."""
+    """Model-card facts a person supplies: who owns the model and what it is for.
+
+    ``training_data`` says what the model was trained on (source, period, selection);
+    ``out_of_scope_uses`` what it must not be used for. The compliance probe (Q6) puts them
+    in the report's model card and names the required ones that are empty.
+    """
 
     owner: str = ""
     intended_use: str = ""
     description: str = ""
     limitations: str = ""
     contact: str = ""
+    training_data: str = ""
+    out_of_scope_uses: str = ""
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,11 @@ _MAX_AXIS_LABEL_CHARS = 80
 _MAX_ABS_VALUE = 1e100  # beyond this a value is not drawn (matplotlib's scaling overflows)
 _MAX_FIGURE_HEIGHT = 9.5  # inches
 
+#: A table column of this name holds references to the report's sections ("#q3 #system"),
+#: drawn as links (e.g. the compliance probe's regulatory mapping).
+SECTION_COLUMN = "report section"
+_SECTION_ANCHOR = re.compile(r"#(q(?:10|[1-9])|system)")
+
 # C0 controls but tab, newline and carriage return; DEL; C1 controls; bidirectional embeddings,
 # overrides and isolates (they reorder what a reader sees); lone surrogates (not encodable).
 _INVISIBLE = re.compile(
@@ -208,6 +213,8 @@ def system_html(assessment: Assessment) -> str:
         ("Intended use", meta.get("intended_use")),
         ("Description", meta.get("description")),
         ("Limitations", meta.get("limitations")),
+        ("Out-of-scope uses", meta.get("out_of_scope_uses")),
+        ("Training data", meta.get("training_data")),
         ("Contact", meta.get("contact")),
         ("Task", s.get("task")),
         ("Model type", s.get("model_type")),
@@ -391,6 +398,11 @@ def _table_html(table: Table, total_rows: int | None = None) -> str:
     rows = _sequence(table.rows)
     total = len(rows) if total_rows is None else total_rows
     width = len(columns)
+    links = {
+        i
+        for i, c in enumerate(columns[:_MAX_TABLE_COLUMNS])
+        if isinstance(c, str) and c == SECTION_COLUMN
+    }
     body = []
     for row in rows[:_MAX_TABLE_ROWS]:
         cells = _sequence(row) if isinstance(row, list | tuple) or _is_array(row) else [row]
@@ -398,10 +410,12 @@ def _table_html(table: Table, total_rows: int | None = None) -> str:
         body.append(
             "<tr>"
             + "".join(
-                f'<td class="pr-num">{escape(_text(v))}</td>'
+                f"<td>{_section_links(v)}</td>"
+                if i in links
+                else f'<td class="pr-num">{escape(_text(v))}</td>'
                 if _is_number(v)
                 else f"<td>{escape(_text(v))}</td>"
-                for v in cells[:_MAX_TABLE_COLUMNS]
+                for i, v in enumerate(cells[:_MAX_TABLE_COLUMNS])
             )
             + "</tr>"
         )
@@ -420,6 +434,23 @@ def _table_html(table: Table, total_rows: int | None = None) -> str:
         f'<table class="pr-table">{caption}<thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>{note_html}"
     )
+
+
+def _section_links(value: Any) -> str:
+    """A cell of a :data:`SECTION_COLUMN`: each ``#q3`` / ``#system`` a link to that section.
+
+    Only the report's own anchors become links; any other text is escaped as usual.
+    """
+    parts = []
+    for token in _text(value).split():
+        match = _SECTION_ANCHOR.fullmatch(token)
+        if match:
+            name = match.group(1)
+            label = name.upper() if name != "system" else "system"
+            parts.append(f'<a href="#{name}">{label}</a>')
+        else:
+            parts.append(escape(token))
+    return " ".join(parts)
 
 
 def _chart_html(chart: Chart) -> str:

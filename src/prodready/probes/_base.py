@@ -42,12 +42,16 @@ class ProbeContext:
     waits, e.g. ``cancel.wait(0.1)`` instead of ``time.sleep(0.1)``) so it stops by itself.
     ``seed`` makes sampling reproducible. ``progress``, when given, receives a short note of
     the step the probe is at and the fraction done (None if unknown), for live displays.
+    ``findings`` is empty but for a probe with :attr:`Probe.after_others`: the findings of the
+    other questions of this run, in checklist order (copies: changing them changes nothing);
+    a question missing from it was not assessed in this run.
     """
 
     deadline: float = math.inf
     seed: int = 0
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[str, float | None], None] | None = None
+    findings: tuple[Finding, ...] = ()
 
     def remaining(self) -> float:
         """Seconds left before the deadline (negative when past it)."""
@@ -109,6 +113,10 @@ class Probe(ABC):
     #: :func:`prodready.adapters.connect`): when the spec's ``endpoint.serve`` names a model
     #: for prodready to serve, the assessment serves it while such a probe runs.
     serves: ClassVar[bool] = False
+    #: True for a probe that judges the evidence of the other questions (Q6, the compliance
+    #: report): the assessment runs it after the others and gives it their findings in
+    #: :attr:`ProbeContext.findings`.
+    after_others: ClassVar[bool] = False
 
     @abstractmethod
     def run(self, system: System, context: ProbeContext) -> Finding:

@@ -14,6 +14,8 @@ VENV := .venv
 CORE := .venv-core
 EXAMPLE_DIR ?= .cache/example
 REPORTS ?= reports
+# The demo's signing key pair (private key mode 0600; .cache is not in git).
+KEYS_DIR ?= .cache/keys
 # Single-row predicts from threads collapse with OpenMP's default threading (see FACTS.md).
 export OMP_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
@@ -25,29 +27,38 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e '.[alibi,mlflow,lab,test,test-lab]'
+	$(VENV)/bin/python -m pip install -q -e '.[alibi,mlflow,onnx,lab,test,test-lab]'
 	touch $@
 
 $(CORE)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(CORE)
 	$(CORE)/bin/python -m pip install -q --upgrade pip
-	$(CORE)/bin/python -m pip install -q -e '.[test]'
+	$(CORE)/bin/python -m pip install -q -e '.[onnx,test]'
 	touch $@
 
 # The two served example systems, the prototype and the production variant of one model,
 # each assessed against its own `mlflow models serve`, then their verdicts side by side.
+# Each run folder is signed with the demo's own key (made once, kept out of git in .cache)
+# and appended to an audit ledger; then both signatures and the ledger are verified.
 demo: $(VENV)/.installed
 	$(VENV)/bin/prodready example --dir $(EXAMPLE_DIR)
+	@test -f $(KEYS_DIR)/demo.key || { mkdir -p $(KEYS_DIR) && $(VENV)/bin/prodready keygen demo --out $(KEYS_DIR); }
 	@# Exit 1 means "assessed, not ready": a verdict, not a failure of the demo.
 	@run=$$(date -u +%Y%m%dT%H%M%SZ); \
 	for variant in prototype production; do \
 		echo; echo "== $$variant =="; \
 		$(VENV)/bin/prodready assess $(EXAMPLE_DIR)/$$variant.yaml --out $(REPORTS) \
 			--engine alibi --run-id $$run-$$variant --junit $(REPORTS)/$$run-$$variant.junit.xml \
+			--sign-key $(KEYS_DIR)/demo.key --ledger $(REPORTS)/ledger.jsonl \
 			|| [ $$? -eq 1 ] || exit $$?; \
 	done; \
 	echo; echo "== prototype vs production =="; \
-	$(VENV)/bin/prodready compare $(REPORTS)/$$run-prototype $(REPORTS)/$$run-production
+	$(VENV)/bin/prodready compare $(REPORTS)/$$run-prototype $(REPORTS)/$$run-production; \
+	echo; echo "== evidence: signatures and the audit ledger =="; \
+	for variant in prototype production; do \
+		$(VENV)/bin/prodready verify $(REPORTS)/$$run-$$variant --key $(KEYS_DIR)/demo.pub || exit $$?; \
+	done; \
+	$(VENV)/bin/prodready ledger verify $(REPORTS)/ledger.jsonl
 	@echo
 	@echo "Next:"
 	@echo "  - open the two reports above in a browser (they work offline; the .junit.xml files are for CI);"
@@ -85,6 +96,10 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_bad_input.py
 	$(VENV)/bin/python benchmarks/bench_guard.py
 	$(VENV)/bin/python benchmarks/bench_load.py
+	$(VENV)/bin/python benchmarks/bench_rollback.py
+	$(VENV)/bin/python benchmarks/bench_retraining.py
+	$(VENV)/bin/python benchmarks/bench_attest.py
+	$(VENV)/bin/python benchmarks/bench_onnx.py
 
 # JupyterLab refuses to run as root without --allow-root (containers, CI machines).
 lab: $(VENV)/.installed

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from prodready._exceptions import ProdreadyError, UsageError
 from prodready.checklist import get_question
@@ -208,6 +208,20 @@ def _parser() -> argparse.ArgumentParser:
         help="name of the run folder: 1 to 100 letters, digits, '.', '_' or '-', starting "
         "with a letter or digit (default: time and random hex)",
     )
+    p.add_argument(
+        "--sign-key",
+        metavar="KEY",
+        default=os.environ.get("PRODREADY_SIGN_KEY", ""),
+        help="sign the run folder with this Ed25519 private key from prodready keygen "
+        "(default: $PRODREADY_SIGN_KEY; without one the run is unsigned)",
+    )
+    p.add_argument(
+        "--ledger",
+        metavar="FILE",
+        default=os.environ.get("PRODREADY_LEDGER", ""),
+        help="append the run to this audit ledger (hash-chained JSON lines; default: "
+        "$PRODREADY_LEDGER)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
     p.set_defaults(func=_assess)
 
@@ -254,7 +268,115 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="the key pair's name, e.g. your name or 'ci-signing'")
     p.add_argument("--out", default=".", help="folder for the two files (default: .)")
     p.set_defaults(func=_keygen)
+
+    p = sub.add_parser(
+        "approve",
+        help="sign an approval (or rejection) of a registered model version",
+        description="Sign, with your private key, a record approving version N of a model "
+        "in a role; the artifact's sha256 is computed from the registry version's bytes "
+        "(never typed). Stored as the version's registry tag prodready.approval.<key>.<role>, "
+        "or in --folder. See docs/approvals.md. Exit 0, or 2 for bad input.",
+    )
+    p.add_argument("--model", required=True, help="the registered model's name")
+    p.add_argument("--version", required=True, help="the version approved (1, 2, ...)")
+    p.add_argument("--role", required=True, help="the role you approve in, e.g. model-risk")
+    p.add_argument("--key", required=True, metavar="KEY", help="your private key (.key)")
+    p.add_argument("--registry", metavar="URI", help="the MLflow registry (tracking URI)")
+    p.add_argument("--folder", metavar="DIR", help="store the record in this folder instead")
+    p.add_argument(
+        "--artifact", metavar="PATH", help="without a registry: the model file or folder"
+    )
+    p.add_argument("--decision", choices=["approve", "reject"], default="approve")
+    p.add_argument("--comment", default="", help="why (at most 1,000 characters)")
+    p.add_argument("--approver", help="your name (default: the key file's name)")
+    p.set_defaults(func=_approve)
+
+    p = sub.add_parser(
+        "verify",
+        help="check a signed run folder against the signer's public key",
+        description="Check run.dsse.json's signature with the public key, then every file of "
+        "the run folder against the signed sha256 digests. Exit 0 when intact (prints who "
+        "signed and when), 1 naming each file changed, added or missing (or a broken "
+        "signature), 2 for a wrong or unreadable key.",
+    )
+    p.add_argument("run_dir", help="the run folder (OUT/<run-id>)")
+    p.add_argument("--key", required=True, metavar="PUB", help="the signer's public key (.pub)")
+    p.set_defaults(func=_verify)
+
+    p = sub.add_parser(
+        "ledger",
+        help="check or list an audit ledger of assessments",
+        description="The audit ledger written by assess --ledger: one hash-chained JSON line "
+        "per run.",
+    )
+    ledger = p.add_subparsers(dest="ledger_command", required=True)
+    q = ledger.add_parser(
+        "verify",
+        help="check the ledger's chain",
+        description="Exit 0 when every line links to the one before, 1 naming each line "
+        "edited, deleted, reordered or inserted.",
+    )
+    q.add_argument("ledger", help="the ledger file")
+    q.set_defaults(func=_ledger_verify)
+    q = ledger.add_parser(
+        "show", help="list the runs in the ledger", description="List runs and verdicts in order."
+    )
+    q.add_argument("ledger", help="the ledger file")
+    q.add_argument("--system", metavar="NAME", help="only the runs of this system")
+    q.set_defaults(func=_ledger_show)
     return parser
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from prodready.attest import verify_run
+
+    result = verify_run(args.run_dir, args.key)
+    where = printable(args.run_dir)
+    if result.wrong_key:
+        for problem in result.problems:
+            _error(f"prodready: error: {where}: {problem}")
+        return EXIT_USAGE
+    if not result.ok:
+        for problem in result.problems:
+            _out(f"{where}: {problem}")
+        _out(f"{where}: NOT VERIFIED: {len(result.problems)} problem(s)")
+        return EXIT_NOT_READY
+    _out(
+        f"{where}: verified: signed by key {result.signer} at {result.signed_at}; "
+        f"{result.files} files intact (run {result.run_id}, {result.verdict.upper()})"
+    )
+    return EXIT_READY
+
+
+def _ledger_verify(args: argparse.Namespace) -> int:
+    from prodready.attest import verify_ledger
+
+    check = verify_ledger(args.ledger)
+    where = printable(args.ledger)
+    for problem in check.problems:
+        _out(f"{where}: {problem}")
+    if check.more:
+        _out(f"{where}: ... and {check.more} more problem(s)")
+    if not check.ok:
+        _out(f"{where}: NOT VALID: {len(check.problems) + check.more} problem(s)")
+        return EXIT_NOT_READY
+    _out(f"{where}: valid: {check.lines} line(s), an intact chain")
+    return EXIT_READY
+
+
+def _ledger_show(args: argparse.Namespace) -> int:
+    from prodready.attest import read_ledger
+
+    entries = read_ledger(args.ledger, system=args.system)
+    for e in entries:
+        score = pct(e.overall) if e.overall is not None else "-"
+        signed = f"signed {e.signer}" if e.signer else "unsigned"
+        _out(
+            f"{e.seq:>5}  {e.time:<26}  {_cut(e.system, 32):<32}  {e.verdict.upper():<9} "
+            f"{score:>5}  {e.run_id}  {signed}"
+        )
+    _out(f"{len(entries)} run(s)" + (f" of {args.system}" if args.system else ""))
+    return EXIT_READY
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -267,6 +389,29 @@ def _keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _approve(args: argparse.Namespace) -> int:
+    from prodready.attest._approval import approve
+
+    done = approve(
+        model=args.model,
+        version=args.version,
+        role=args.role,
+        key=args.key,
+        registry=args.registry,
+        folder=args.folder,
+        artifact=args.artifact,
+        decision=args.decision,
+        comment=args.comment,
+        approver=args.approver,
+    )
+    a = done.approval
+    verb = "approved" if a.decision == "approve" else "rejected"
+    _out(f"{verb}: {a.model} version {a.version} (sha256 {a.artifact_sha256})")
+    _out(f"role {a.role}, approver {a.approver}, key {a.key_id[:16]}, at {a.time}")
+    _out(f"stored: {done.location}")
+    return EXIT_READY
+
+
 def _assess(args: argparse.Namespace) -> int:
     from prodready._files import check_folder, prepare_output_file, remove_folders
     from prodready.junit import write_junit
@@ -276,6 +421,11 @@ def _assess(args: argparse.Namespace) -> int:
     if args.run_id is not None:
         check_run_id(args.run_id, "--run-id")
     check_folder(args.out, "--out")
+    signer = _signer(args.sign_key)
+    if args.ledger:
+        from prodready.attest import check_ledger_path
+
+        check_ledger_path(args.ledger, "--ledger")
     created: list[Path] = []
     if args.junit is not None:
         _check_junit_target(args)
@@ -287,6 +437,8 @@ def _assess(args: argparse.Namespace) -> int:
             drift_engine=args.engine,
             run_id=args.run_id,
             questions=_questions(args.questions),
+            sign_key=signer,
+            ledger=args.ledger or None,
         )
     except BaseException:
         remove_folders(created)  # a failed run leaves nothing behind, the JUnit folder neither
@@ -295,12 +447,30 @@ def _assess(args: argparse.Namespace) -> int:
         write_junit(result.assessment, args.junit)
     _print_summary(result.assessment, quiet=args.quiet)
     _out(f"report: {result.report}")
+    if signer is not None:
+        _out(f"signed: run.dsse.json, key {signer.fingerprint} (prodready verify RUN --key PUB)")
+    else:
+        _out("signed: NO -- unsigned run (give --sign-key KEY or set PRODREADY_SIGN_KEY)")
+    if args.ledger:
+        _out(f"ledger: appended to {args.ledger}")
     if result.assessment.ready:
         return EXIT_READY
     if result.assessment.policy.get("gate") == "advisory":
         _out("policy.gate is advisory: not ready, but this exit code does not block.")
         return EXIT_READY
     return EXIT_NOT_READY
+
+
+def _signer(path: str) -> Any:
+    """The signing key of --sign-key / $PRODREADY_SIGN_KEY, loaded now (before any kernel)."""
+    if not path:
+        return None
+    from prodready.attest import load_signer
+
+    try:
+        return load_signer(path)
+    except UsageError as exc:
+        raise UsageError(f"--sign-key: {exc}") from None
 
 
 def _check_junit_target(args: argparse.Namespace) -> None:

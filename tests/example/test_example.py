@@ -29,7 +29,14 @@ from prodready.example.data import (
 from prodready.example.train import roc_auc, train_model
 
 N_ROWS = 5_000
-FILES = ("reference.parquet", "current.parquet", "model.skops", "spec.yaml")
+FILES = (
+    "reference.parquet",
+    "current.parquet",
+    "model.skops",
+    "spec.yaml",
+    "train.parquet",
+    "model.skops.provenance.json",
+)
 
 EXPECTED_SPEC: dict[str, Any] = {
     "version": 2,
@@ -41,8 +48,17 @@ EXPECTED_SPEC: dict[str, Any] = {
     "hooks": {"monitor": "prodready.example.monitor:monitor"},
     "monitoring": {"alpha": 0.05, "max_performance_drop": 0.05},
     "load": {"phase_s": 1.5, "warmup_s": 0.25, "min_requests": 10, "max_search_steps": 3},
+    "lineage": {"training_data": "train.parquet"},
 }
-METADATA_KEYS = ["owner", "intended_use", "description", "limitations", "contact"]
+METADATA_KEYS = [
+    "owner",
+    "intended_use",
+    "description",
+    "limitations",
+    "contact",
+    "training_data",
+    "out_of_scope_uses",
+]
 
 
 def _sha256(path: Path) -> str:

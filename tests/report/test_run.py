@@ -57,7 +57,7 @@ def test_assess_writes_notebook_results_and_offline_report(
         ]
     )
     stdout, stderr = capsys.readouterr()
-    assert code == 1, stderr  # assessed, not ready: not every question has a probe yet
+    assert code == 1, stderr  # assessed, not ready: the in-process system has no registry
     assert "Credit risk (bundled example): NOT READY" in stdout
     assert "partial assessment" not in stdout
     assert f"report: {out / 'run1' / 'report.html'}" in stdout
@@ -66,8 +66,10 @@ def test_assess_writes_notebook_results_and_offline_report(
     assert sorted(p.name for p in run.iterdir()) == [
         "assessment.ipynb",
         "monitor.json",
+        "provenance.intoto.json",  # Q7's in-toto Statement
         "report.html",
         "results.json",
+        "spec.yaml",  # the spec assessed, copied in (signed with the run when a key is given)
     ]
     assert run.stat().st_mode & 0o777 == 0o755
     # The detector the rehearsal tested, ready to run as it is.
@@ -85,10 +87,11 @@ def test_assess_writes_notebook_results_and_offline_report(
     assert statuses["Q3"] == "warn"
     # The in-process example is the bare model: no input checks, no decision log.
     assert statuses["Q2"] == "fail" and statuses["Q5"] == "fail"
-    built = builtin_probes()
-    # Every built-in probe judged the example; the other questions are honestly not assessed.
-    assert not {statuses[q] for q in built} & {"error", "not_assessed", "skipped"}
-    assert {s for q, s in statuses.items() if q not in built} <= {"not_assessed"}
+    assert sorted(builtin_probes()) == sorted(statuses)  # a probe for every question
+    # The in-process example has no registry, rollback, retrain hook or approvals: those
+    # questions are honestly not assessed (naming the spec field); every other one is judged.
+    assert {q for q, s in statuses.items() if s == "not_assessed"} == {"Q4", "Q8", "Q9"}
+    assert not set(statuses.values()) & {"error", "skipped"}
     q3 = next(f for f in results["findings"] if f["question"] == "Q3")
     assert q3["measurements"]["drift_engine"] == "scipy"
     assert q3["measurements"]["features_drifted"] == [

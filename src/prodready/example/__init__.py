@@ -7,6 +7,10 @@
       current.parquet     a later window in which three features drift (see data.DRIFTED)
       model.skops         the fitted classifier (skops format; the spec lists the one reviewed
                           type skops does not trust by default)
+      train.parquet       the sample the model was trained on (independent of the reference)
+      model.skops.provenance.json
+                          the model's provenance: its sha256, the training data's sha256 and
+                          rows, the code commit (docs/provenance.md; Q7 verifies it)
       spec.yaml           the system spec that prodready's assessment reads (the model
                           in-process)
       manifest.json       what was built, from which arguments, and the sha256 of each file
@@ -18,7 +22,11 @@ differ only in what surrounds the same model (see DESIGN.md, "The two example sy
       prototype.yaml      its spec: prodready serves it with ``mlflow models serve``
       production/         MLflow model: the same pipeline behind prodready.guard (input schema
                           learned from the reference data, hash-chained decision log)
-      production.yaml     its spec: served the same way, with its decision log and monitor
+      production.yaml     its spec: served from its registry (models:/credit-risk@champion),
+                          with its decision log and monitor
+      registry/           the production system's embedded MLflow model registry (mlflow.db and
+                          artifacts/): production/ as version 1 of credit-risk, alias champion;
+                          the served model follows the alias (docs/registry.md)
       decisions.jsonl     the production system's decision log (written while it serves)
 
 The manifest is written last and only after every other file is in place, each via a
@@ -49,6 +57,7 @@ from typing import Any, Final
 import yaml
 
 from prodready._env import environ_set
+from prodready.example._approvals import approval_settings, build_approvals, record_deployment
 from prodready.example.data import (
     CATEGORICAL,
     DRIFTED,
@@ -70,6 +79,9 @@ __all__ = [
     "MIN_ROWS",
     "PRODUCTION_SPEC",
     "PROTOTYPE_SPEC",
+    "REGISTERED_MODEL",
+    "REGISTRY_DIR",
+    "REGISTRY_URI",
     "SPEC_NAME",
     "TARGET",
     "TRUSTED_TYPES",
@@ -86,6 +98,10 @@ MANIFEST_NAME: Final = "manifest.json"
 REFERENCE_NAME: Final = "reference.parquet"
 CURRENT_NAME: Final = "current.parquet"
 MODEL_NAME: Final = "model.skops"
+#: The sample the model was trained on, kept so that its lineage can be verified (Q7).
+TRAINING_NAME: Final = "train.parquet"
+#: The model's provenance (prodready.probes.lineage.write_provenance; docs/provenance.md).
+PROVENANCE_NAME: Final = MODEL_NAME + ".provenance.json"
 #: The smallest example that still has enough defaults in each part to fit and score a model.
 MIN_ROWS: Final = 200
 
@@ -113,6 +129,14 @@ PRODUCTION_DIR: Final = "production"
 PROTOTYPE_SPEC: Final = "prototype.yaml"
 PRODUCTION_SPEC: Final = "production.yaml"
 DECISION_LOG: Final = "decisions.jsonl"
+#: The production system's embedded model registry (MLflow: sqlite file + artifact folder).
+REGISTRY_DIR: Final = "registry"
+REGISTRY_URI: Final = "sqlite:///registry/mlflow.db"
+#: The production model's name in its registry; version 1 has the alias CHAMPION_ALIAS.
+REGISTERED_MODEL: Final = "credit-risk"
+CHAMPION_ALIAS: Final = "champion"
+#: Seconds between two looks of the served production model at where its alias points.
+FOLLOW_POLL_S: Final = 0.2
 
 _SPEC: Final[dict[str, Any]] = {
     "version": 2,
@@ -127,6 +151,8 @@ _SPEC: Final[dict[str, Any]] = {
     # A short load test, so that the demo stays quick: at 5 requests/s the current-load phase
     # needs 2 s for its 10 requests; 10x and three search steps take 1.5 s each.
     "load": {"phase_s": 1.5, "warmup_s": 0.25, "min_requests": 10, "max_search_steps": 3},
+    # The data the model was trained on: Q7 checks it against the model's provenance.
+    "lineage": {"training_data": TRAINING_NAME},
     "metadata": {
         "owner": "Credit Risk Analytics (example)",
         "intended_use": (
@@ -151,6 +177,18 @@ _SPEC: Final[dict[str, Any]] = {
             "purpose); scores for applicants outside the training ranges are extrapolated."
         ),
         "contact": "risk-models@example.invalid",
+        # The model card's last two parts (Q6); the prototype's spec leaves them out.
+        "training_data": (
+            "Synthetic consumer loan applications with their repayment outcome, drawn from "
+            "prodready's documented generator (prodready.example.data, window 'training'): "
+            "an independent sample of the reference population, kept as train.parquet with "
+            "its sha256 in the model's provenance record."
+        ),
+        "out_of_scope_uses": (
+            "Automated approval or denial without human review; pricing, collections or "
+            "marketing; mortgages and loans to companies; any population other than the "
+            "synthetic one it was trained on."
+        ),
     },
 }
 
@@ -179,10 +217,36 @@ def spec_text(variant: str = "in-process") -> str:
         spec["name"] = "Credit risk: prototype (bundled example)"
         spec["endpoint"] = {"serve": PROTOTYPE_DIR, "timeout_s": 5}
         del spec["hooks"]  # a prototype has no monitor of its own
+        spec["retraining"] = "none"  # nor any way to retrain itself (Q9 FAILs)
+        spec["rollback"] = "none"  # nor a way back to the previous model (Q4 FAILs)
+        spec["approval"] = "none"  # nor any approval of what it serves (Q8 FAILs)
+        # Nor a finished model card: nobody wrote down its training data or its no-go uses.
+        spec["metadata"] = {
+            k: v
+            for k, v in spec["metadata"].items()
+            if k not in ("training_data", "out_of_scope_uses")
+        }
     elif variant == "production":
         spec["name"] = "Credit risk: production (bundled example)"
-        spec["endpoint"] = {"serve": PRODUCTION_DIR, "timeout_s": 5}
+        # Served from the registry: the model follows the alias (a rollback moves the alias
+        # back and the server swaps models without downtime; docs/registry.md).
+        spec["endpoint"] = {
+            "serve": f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}",
+            "timeout_s": 5,
+        }
         spec["decision_log"] = DECISION_LOG
+        spec["registry"] = {"uri": REGISTRY_URI, "model_name": REGISTERED_MODEL}
+        # A rollback moves the alias back; Q4 rehearses it with traffic running (docs/rollback.md).
+        spec["rollback"] = {
+            "mechanism": "registry_alias",
+            "alias": CHAMPION_ALIAS,
+            "max_restore_s": 5,
+        }
+        # Retraining lands a candidate version for approval (Q9; docs/retraining.md).
+        spec["hooks"] = {**spec["hooks"], "retrain": "prodready.example.retrain:retrain"}
+        spec["retraining"] = {"metric": "roc_auc", "threshold": 0.7, "window": 5000}
+        # Signed approvals by two roles, verified against the trusted keys (Q8).
+        spec["approval"] = approval_settings()
     elif variant != "in-process":
         raise ValueError(f"unknown variant {variant!r}")
     order = ["version", "name", "model", "data", "task", "endpoint", "decision_log"]
@@ -230,6 +294,7 @@ def _variants(served: bool) -> tuple[str, ...]:
 def _files(served: bool) -> tuple[str, ...]:
     """The files a build writes (folders' files by their relative path), manifest aside."""
     files: tuple[str, ...] = (REFERENCE_NAME, CURRENT_NAME, MODEL_NAME, SPEC_NAME)
+    files += (TRAINING_NAME, PROVENANCE_NAME)
     if served:
         files += (PROTOTYPE_SPEC, PRODUCTION_SPEC)
     return files
@@ -250,6 +315,8 @@ def _reusable(directory: Path, identity: dict[str, Any]) -> bool:
     if identity["served"]:
         expected += tuple(_tree(directory, PROTOTYPE_DIR)) + tuple(_tree(directory, PRODUCTION_DIR))
     if not isinstance(files, dict) or sorted(files) != sorted(expected):
+        return False
+    if identity["served"] and not (directory / REGISTRY_DIR / "mlflow.db").is_file():
         return False
     for name in expected:
         entry = files[name]
@@ -320,7 +387,7 @@ def _build_served(directory: Path, model: Any, reference: Any) -> list[str]:
 
     import mlflow.sklearn
 
-    from prodready.guard import InputSchema, save_mlflow
+    from prodready.guard import InputSchema, RegistryAlias, save_mlflow
 
     schema = InputSchema.learn(reference, FEATURES, CATEGORICAL)
     builders: dict[str, Callable[[Path], object]] = {
@@ -340,6 +407,7 @@ def _build_served(directory: Path, model: Any, reference: Any) -> list[str]:
             schema=schema,
             decision_log=directory / DECISION_LOG,
             model_version="credit-risk 1 (bundled example)",
+            follow=RegistryAlias(REGISTERED_MODEL, CHAMPION_ALIAS, FOLLOW_POLL_S),
         ),
     }
     for name, build in builders.items():
@@ -353,6 +421,30 @@ def _build_served(directory: Path, model: Any, reference: Any) -> list[str]:
         finally:
             shutil.rmtree(temporary, ignore_errors=True)
     return _tree(directory, PROTOTYPE_DIR) + _tree(directory, PRODUCTION_DIR)
+
+
+def _build_registry(directory: Path) -> None:
+    """Register the production model in a new embedded registry: version 1, alias champion.
+
+    Built in place (the registry records absolute artifact paths); an interrupted build has
+    no manifest, so the next call rebuilds it. The registry is not in the manifest: the
+    lifecycle rehearsals change it for a while (and restore it byte for byte).
+    """
+    import shutil
+
+    from prodready.adapters.registry import MLflowRegistry
+
+    root = directory / REGISTRY_DIR
+    registry = MLflowRegistry(f"sqlite:///{(root / 'mlflow.db').resolve()}")
+    registry.close()  # this process may hold connections to a previous build's database
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    with environ_set("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"):
+        version = registry.register(REGISTERED_MODEL, directory / PRODUCTION_DIR)
+    # Two people approve version 1 before it is deployed (Q8; docs/approvals.md); deploying
+    # moves the alias and records the moment in the version's tag prodready.deployed_at.
+    build_approvals(directory, registry.uri, REGISTERED_MODEL, version.version)
+    record_deployment(registry, REGISTERED_MODEL, version.version, CHAMPION_ALIAS)
 
 
 def _build(directory: Path, identity: dict[str, Any], n_rows: int, seed: int) -> None:
@@ -372,6 +464,8 @@ def _build(directory: Path, identity: dict[str, Any], n_rows: int, seed: int) ->
     _write_atomic(directory, REFERENCE_NAME, lambda p: reference.to_parquet(p, index=False))
     _write_atomic(directory, CURRENT_NAME, lambda p: current.to_parquet(p, index=False))
     _write_atomic(directory, MODEL_NAME, lambda p: skops.io.dump(model, p))
+    _write_atomic(directory, TRAINING_NAME, lambda p: training.to_parquet(p, index=False))
+    _write_provenance(directory, n_rows, seed)
     _write_atomic(directory, SPEC_NAME, lambda p: p.write_text(spec_text(), encoding="utf-8"))
     names = list(_files(bool(identity["served"])))
     if identity["served"]:
@@ -380,6 +474,7 @@ def _build(directory: Path, identity: dict[str, Any], n_rows: int, seed: int) ->
         # A new system starts a new decision log: the old one was another model's.
         (directory / DECISION_LOG).unlink(missing_ok=True)
         names += _build_served(directory, model, reference)
+        _build_registry(directory)
 
     model_path = directory / MODEL_NAME
     manifest: dict[str, Any] = {
@@ -397,7 +492,7 @@ def _build(directory: Path, identity: dict[str, Any], n_rows: int, seed: int) ->
         "target": TARGET,
         "drifted": DRIFTED,
         "training": {
-            "data": "generate_applicants(n_rows, seed=seed, window='training') (not shipped)",
+            "data": f"{TRAINING_NAME}: generate_applicants(n_rows, seed=seed, window='training')",
             "rows": n_rows,
         },
         "metrics": {
@@ -411,6 +506,19 @@ def _build(directory: Path, identity: dict[str, Any], n_rows: int, seed: int) ->
     }
     text = json.dumps(manifest, indent=2) + "\n"
     _write_atomic(directory, MANIFEST_NAME, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def _write_provenance(directory: Path, n_rows: int, seed: int) -> None:
+    """Record the model's provenance beside it, as a training job would (Q7 verifies it)."""
+    from prodready.probes.lineage import write_provenance
+
+    write_provenance(
+        directory / MODEL_NAME,
+        [directory / TRAINING_NAME],
+        trainer="prodready.example.train:train_model",
+        parameters={"n_rows": n_rows, "seed": seed, "generator_version": GENERATOR_VERSION},
+        code_folder=Path(__file__).parent,
+    )
 
 
 def ensure_example(

@@ -16,16 +16,25 @@ from importlib.metadata import entry_points
 from prodready.checklist import QUESTIONS
 from prodready.probes._base import Probe, ProbeCancelled, ProbeContext, ProbeTimeout
 from prodready.probes._scoring import Failure, Scoring, score_model
+from prodready.probes.approval import ApprovalProbe
+from prodready.probes.compliance import ComplianceProbe
 from prodready.probes.explainability import ExplainabilityProbe
 from prodready.probes.graceful_failure import GracefulFailureProbe
+from prodready.probes.lineage import LineageProbe
 from prodready.probes.load import LoadProbe
 from prodready.probes.monitoring import MonitoringProbe
+from prodready.probes.retraining import RetrainingProbe
+from prodready.probes.rollback import RollbackProbe
+from prodready.probes.vendor_independence import VendorIndependenceProbe
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ApprovalProbe",
+    "ComplianceProbe",
     "ExplainabilityProbe",
     "Failure",
     "GracefulFailureProbe",
+    "LineageProbe",
     "LoadProbe",
     "MonitoringProbe",
     "Probe",
@@ -33,7 +42,10 @@ __all__ = [
     "ProbeContext",
     "ProbeSpec",
     "ProbeTimeout",
+    "RetrainingProbe",
+    "RollbackProbe",
     "Scoring",
+    "VendorIndependenceProbe",
     "builtin_probes",
     "plugin_problems",
     "registered_probes",
@@ -61,7 +73,18 @@ def builtin_probes() -> dict[str, type[Probe]]:
     """The probes prodready ships, by question id."""
     return {
         p.question: p
-        for p in (LoadProbe, GracefulFailureProbe, MonitoringProbe, ExplainabilityProbe)
+        for p in (
+            LoadProbe,
+            GracefulFailureProbe,
+            MonitoringProbe,
+            ExplainabilityProbe,
+            ComplianceProbe,
+            LineageProbe,
+            RetrainingProbe,
+            RollbackProbe,
+            ApprovalProbe,
+            VendorIndependenceProbe,
+        )
     }
 
 

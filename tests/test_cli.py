@@ -381,3 +381,31 @@ def test_ignored_plugins_are_said_on_stderr(capsys: pytest.CaptureFixture[str]) 
         "question id\n"
     )
     assert out.startswith("s: NOT READY")
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    # `prodready compare ... | head`: the pipe closes under the writer. Here the reading end
+    # is closed before anything is written, so every write meets a broken pipe.
+    import signal
+    import subprocess
+    import sys
+
+    from tests.test_results import sample
+
+    sample().save(tmp_path / "a.json")
+    sample().save(tmp_path / "b.json")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "prodready.cli", "compare", *map(str, tmp_path.iterdir())],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""  # no "Broken pipe" error line, no traceback at exit
+    assert done.returncode == 128 + signal.SIGPIPE

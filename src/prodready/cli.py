@@ -74,6 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _error(f"prodready: error: {exc}")
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`prodready compare ... | head`): nothing to say, and nowhere
+        # to say it. Later flushes at exit go to /dev/null; the status is the shell's for a
+        # writer killed by SIGPIPE.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as exc:  # a path the user gave cannot be used
         _error(f"prodready: error: {_os_error(exc)}")
         return EXIT_USAGE
@@ -319,7 +327,10 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("ledger", help="the ledger file")
     q.set_defaults(func=_ledger_verify)
     q = ledger.add_parser(
-        "show", help="list the runs in the ledger", description="List runs and verdicts in order."
+        "show",
+        help="list the runs in the ledger",
+        description="List runs and verdicts in order. Exit 0, or 1 (with a warning first) "
+        "when the ledger does not verify.",
     )
     q.add_argument("ledger", help="the ledger file")
     q.add_argument("--system", metavar="NAME", help="only the runs of this system")
@@ -365,9 +376,19 @@ def _ledger_verify(args: argparse.Namespace) -> int:
 
 
 def _ledger_show(args: argparse.Namespace) -> int:
-    from prodready.attest import read_ledger
+    from prodready.attest import read_ledger, verify_ledger
 
     entries = read_ledger(args.ledger, system=args.system)
+    # A listing of a ledger that does not verify would vouch for what it cannot: say so first
+    # (the listing skips lines that are not ledger records) and exit 1.
+    check = verify_ledger(args.ledger)
+    if not check.ok:
+        problems = len(check.problems) + check.more
+        first = check.problems[0] if check.problems else "its chain does not verify"
+        _error(
+            f"prodready: warning: {printable(args.ledger)} does not verify ({problems} "
+            f"problem(s), first: {printable(first)}); prodready ledger verify names them all"
+        )
     for e in entries:
         score = pct(e.overall) if e.overall is not None else "-"
         signed = f"signed {e.signer}" if e.signer else "unsigned"
@@ -376,7 +397,7 @@ def _ledger_show(args: argparse.Namespace) -> int:
             f"{score:>5}  {e.run_id}  {signed}"
         )
     _out(f"{len(entries)} run(s)" + (f" of {args.system}" if args.system else ""))
-    return EXIT_READY
+    return EXIT_READY if check.ok else EXIT_NOT_READY
 
 
 def _keygen(args: argparse.Namespace) -> int:

@@ -116,6 +116,10 @@ def test_each_kind_of_edit_is_detected_and_its_line_named(
     assert main(["ledger", "verify", str(ledger)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{ledger}: {message}" and "NOT VALID" in out[-1]
+    # Listing it warns first, naming the first problem, and exits 1: it cannot vouch for it.
+    assert main(["ledger", "show", str(ledger)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("prodready: warning: ") and f"first: {message}" in err
 
 
 def test_a_missing_or_unusable_ledger_is_one_line(

@@ -80,8 +80,9 @@ chromium:
 		$$sudo apt-get install -y -q chromium || { $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium; }; }
 
 test-full: $(VENV)/.installed chromium
+	@# The env-independent modules (tests/conftest.py, ENV_INDEPENDENT) ran in test-core.
 	PRODREADY_REQUIRE_ALIBI=1 PRODREADY_REQUIRE_MLFLOW=1 PRODREADY_REQUIRE_LAB=1 \
-		$(VENV)/bin/pytest -q -p no:cacheprovider tests
+		PRODREADY_ENV_INDEPENDENT=skip $(VENV)/bin/pytest -q -p no:cacheprovider tests
 	$(VENV)/bin/pytest -q -p no:cacheprovider --nbmake --nbmake-timeout=600 notebooks
 
 test-core: $(CORE)/.installed

@@ -190,3 +190,36 @@ def require_mlflow() -> ModuleType:
         pytest.skip(
             "mlflow is not installed (the prodready[mlflow] extra)", allow_module_level=True
         )
+
+
+#: Test modules that exercise neither numpy/pandas behaviour nor an optional extra (the load
+#: generator, keys, signatures, the ledger and hash chain, file handling, hostile YAML, signal
+#: handling): what differs between the two test environments cannot change their outcome, so
+#: the core environment runs them and ``make test-full`` (PRODREADY_ENV_INDEPENDENT=skip)
+#: leaves them out instead of running them a second time.
+ENV_INDEPENDENT = (
+    "tests/load/",
+    "tests/attest/test_keys.py",
+    "tests/attest/test_dsse.py",
+    "tests/attest/test_ledger.py",
+    "tests/attest/test_sign.py",
+    "tests/attest/test_openssl_route.py",
+    "tests/test_chain.py",
+    "tests/test_files.py",
+    "tests/test_spec_hostile.py",
+    "tests/report/test_run_hostile.py",
+)
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("PRODREADY_ENV_INDEPENDENT") != "skip":
+        return
+    keep: list[pytest.Item] = []
+    skipped: list[pytest.Item] = []
+    for item in items:
+        where = item.path.resolve().relative_to(_ROOT).as_posix()
+        (skipped if where.startswith(ENV_INDEPENDENT) else keep).append(item)
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = keep

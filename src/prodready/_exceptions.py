@@ -8,10 +8,14 @@ one clear line and an exit code, and anything else into "internal error" (exit 3
     │   ├── SpecError           the spec file or its System is wrong (file, field, what, expected)
     │   ├── DataError           a data file cannot be read or does not fit the spec
     │   ├── ModelLoadError      the model artifact cannot be loaded
-    │   └── MissingDependencyError   an optional extra is needed: `pip install prodready[extra]`
+    │   ├── MissingDependencyError   an optional extra is needed: `pip install prodready[extra]`
+    │   ├── NoRegistryError     the spec names no registry (prodready.adapters.registry)
+    │   └── ApprovalError       an approval cannot be made or read (prodready.attest)
     ├── ServeError              a model server prodready starts did not come up (the system's
     │                           model cannot be served: its questions FAIL, the run goes on)
     ├── RegistryError           the model registry refused or failed (names model and version)
+    ├── EnvelopeError           a DSSE envelope is malformed (prodready.attest); subclasses:
+    │                           SignatureError (does not verify), UnknownKeyError (no trusted key)
     └── ReportError             running or rendering the assessment notebook failed: exit 3
 """
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 from prodready.load._calls import CallTarget, run_calls
 from prodready.load._http import HTTPTarget, run_http
-from prodready.load._schedule import Arrivals, make_schedule
-from prodready.load._stats import PhaseResult, summarize
+from prodready.load._schedule import Arrivals, Schedule, make_schedule
+from prodready.load._stats import PhaseResult, Record, summarize
 
 __all__ = [
     "LoadTestResult",
@@ -121,6 +123,45 @@ def run_phase(
     schedule = make_schedule(
         rate, duration_s, warmup_s, plan.max_requests, plan.arrivals, seed=seed
     )
+    with _collector_out_of_the_way():
+        record, t0, stopped, wall, slots = _run(target, schedule, plan, cancel, deadline)
+    return summarize(
+        schedule,
+        t0,
+        record,
+        slots=slots,
+        lag_tolerance_s=plan.lag_tolerance_s,
+        max_lagged_share=plan.max_lagged_share,
+        stopped=stopped,
+        wall_s=wall,
+    )
+
+
+@contextlib.contextmanager
+def _collector_out_of_the_way() -> Iterator[None]:
+    """Keep the garbage collector from pausing the generator on the host's heap.
+
+    A process holding a large heap (a notebook kernel, a test session) can stop every thread
+    for 100 ms and more while the collector walks it: the generator would fall behind its
+    schedule for reasons that are neither its own nor the system's. What is alive when the
+    phase starts is moved out of the collector's reach for the phase (``gc.freeze``) and
+    handed back after it; what the phase allocates is still collected.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _run(
+    target: Target,
+    schedule: Schedule,
+    plan: PhasePlan,
+    cancel: threading.Event | None,
+    deadline: float,
+) -> tuple[Record, float, str, float, int]:
+    """One phase's requests: (record, start, stopped, wall seconds, slots)."""
     if isinstance(target, HTTPTarget):
         slots = plan.concurrency
         record, t0, stopped, wall = run_http(
@@ -141,16 +182,7 @@ def run_phase(
             cancel=cancel,
             deadline=deadline,
         )
-    return summarize(
-        schedule,
-        t0,
-        record,
-        slots=slots,
-        lag_tolerance_s=plan.lag_tolerance_s,
-        max_lagged_share=plan.max_lagged_share,
-        stopped=stopped,
-        wall_s=wall,
-    )
+    return record, t0, stopped, wall, slots
 
 
 @dataclass(frozen=True)

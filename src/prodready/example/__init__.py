@@ -149,8 +149,17 @@ _SPEC: Final[dict[str, Any]] = {
     "hooks": {"monitor": "prodready.example.monitor:monitor"},
     "monitoring": {"alpha": 0.05, "max_performance_drop": 0.05},
     # A short load test, so that the demo stays quick: at 5 requests/s the current-load phase
-    # needs 2 s for its 10 requests; 10x and three search steps take 1.5 s each.
-    "load": {"phase_s": 1.5, "warmup_s": 0.25, "min_requests": 10, "max_search_steps": 3},
+    # needs 2 s for its 10 requests; 10x and three search steps take 1.5 s each. The team's
+    # objective is stated: an underwriter's screen waits on the score, 200 ms at the p95. (The
+    # default, twice the 1x p95, is a few milliseconds here: on a busy two-core machine it
+    # judges the machine's noise, not the system.)
+    "load": {
+        "phase_s": 1.5,
+        "warmup_s": 0.25,
+        "min_requests": 10,
+        "max_search_steps": 3,
+        "p95_objective_ms": 200,
+    },
     # The data the model was trained on: Q7 checks it against the model's provenance.
     "lineage": {"training_data": TRAINING_NAME},
     "metadata": {

@@ -27,13 +27,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e '.[alibi,mlflow,onnx,lab,test,test-lab]'
+	$(VENV)/bin/python -m pip install -q -e '.[alibi,mlflow,onnx,fleet,lab,test,test-lab]'
 	touch $@
 
 $(CORE)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(CORE)
 	$(CORE)/bin/python -m pip install -q --upgrade pip
-	$(CORE)/bin/python -m pip install -q -e '.[onnx,test]'
+	$(CORE)/bin/python -m pip install -q -e '.[onnx,fleet,test]'
 	touch $@
 
 # The two served example systems, the prototype and the production variant of one model,
@@ -101,6 +101,7 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_retraining.py
 	$(VENV)/bin/python benchmarks/bench_attest.py
 	$(VENV)/bin/python benchmarks/bench_onnx.py
+	$(VENV)/bin/python benchmarks/bench_fleet.py
 
 # JupyterLab refuses to run as root without --allow-root (containers, CI machines).
 lab: $(VENV)/.installed

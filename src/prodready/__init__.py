@@ -34,6 +34,9 @@ _EXPORTS: dict[str, str] = {
     "SpecError": "prodready._exceptions",
     "UsageError": "prodready._exceptions",
     "assess": "prodready.assessment",
+    "FleetDashboard": "prodready.fleet._widget",
+    "FleetResult": "prodready.fleet",
+    "assess_fleet": "prodready.fleet",
     "score": "prodready.assessment",
     "QUESTIONS": "prodready.checklist",
     "Question": "prodready.checklist",
@@ -71,6 +74,8 @@ __all__ = [
     "DataError",
     "Endpoint",
     "Finding",
+    "FleetDashboard",
+    "FleetResult",
     "Metadata",
     "MissingDependencyError",
     "ModelLoadError",
@@ -93,6 +98,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "assess",
+    "assess_fleet",
     "get_question",
     "load_spec",
     "registered_probes",
@@ -113,6 +119,8 @@ if TYPE_CHECKING:
     )
     from prodready.assessment import assess, score
     from prodready.checklist import QUESTIONS, Question, Section, get_question
+    from prodready.fleet import FleetResult, assess_fleet
+    from prodready.fleet._widget import FleetDashboard
     from prodready.probes import Probe, ProbeContext, ProbeTimeout, registered_probes
     from prodready.report.run import RunResult, run_assessment
     from prodready.results import (

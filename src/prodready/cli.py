@@ -234,6 +234,57 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_assess)
 
     p = sub.add_parser(
+        "fleet",
+        help="assess every system of a fleet in parallel (Dask) and write a sweep summary",
+        description="Assess every system of FLEET (a YAML list of spec paths, or a folder "
+        "of specs), each as its own headless run, in parallel on Dask distributed: a "
+        "LocalCluster on 127.0.0.1 by default, or --scheduler. Writes OUT/<sweep-id>/ with "
+        "each system's run folder and a summary (index.html, fleet.json). Exit 0 when every "
+        "system is ready, 1 when one is not (or failed), 2 when no system could start or for "
+        "bad input. Needs pip install 'prodready[fleet]'. See docs/fleet.md.",
+    )
+    p.add_argument("fleet", help="a YAML list of spec paths, or a folder of specs")
+    p.add_argument("--out", default="reports", help="folder for the sweep (default: reports)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (its workers must see --out "
+        "at the same path); default: a LocalCluster on this machine",
+    )
+    p.add_argument(
+        "--workers", type=int, help="LocalCluster worker processes (default: 2, or fewer CPUs)"
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="how often a system's run may be lost with a dying worker and run again (default: 2)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=["auto", "scipy", "alibi"],
+        default="",
+        help="drift engine for every system (default: each spec's monitoring.engine)",
+    )
+    p.add_argument("--questions", metavar="Q3,Q5", default="", help="assess only these questions")
+    p.add_argument("--sweep-id", help="name of the sweep folder (default: fleet-<time>-<hex>)")
+    p.add_argument(
+        "--sign-key",
+        metavar="KEY",
+        default=os.environ.get("PRODREADY_SIGN_KEY", ""),
+        help="sign every run folder with this private key (default: $PRODREADY_SIGN_KEY)",
+    )
+    p.add_argument(
+        "--ledger",
+        metavar="FILE",
+        default=os.environ.get("PRODREADY_LEDGER", ""),
+        help="append every run to this audit ledger and compare with its previous sweep "
+        "(default: $PRODREADY_LEDGER)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_fleet)
+
+    p = sub.add_parser(
         "validate",
         help="check a spec file: load its model and data",
         description="Load the spec, the model and the data, and report what "
@@ -480,6 +531,85 @@ def _assess(args: argparse.Namespace) -> int:
         _out("policy.gate is advisory: not ready, but this exit code does not block.")
         return EXIT_READY
     return EXIT_NOT_READY
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    from prodready.fleet import FleetResult, SystemRun, assess_fleet
+
+    bar: Any = None
+
+    def on_cluster(cluster: dict[str, Any]) -> None:
+        nonlocal bar
+        where = f"{cluster['kind']} cluster at {cluster['address']}, {cluster['workers']} workers"
+        _error(f"prodready: fleet on a {where}")
+        if cluster.get("dashboard"):
+            _error(f"prodready: Dask dashboard: {cluster['dashboard']}")
+        if not args.quiet:
+            bar = _progress_bar(total)
+
+    def progress(done: int, all_: int, run: SystemRun) -> None:
+        verdict = run.verdict.upper() if run.state == "assessed" else run.state.upper()
+        line = f"[{done}/{all_}] {run.name}: {verdict}" + (
+            f" (overall {pct(run.overall)})" if run.overall is not None else f" -- {run.reason}"
+        )
+        if run.retried:
+            line += f" (attempt {len(run.attempts)})"
+        if bar is not None:
+            bar.write(printable(line))
+            bar.update(1)
+        else:
+            _out(line)
+
+    from prodready.fleet import read_fleet
+
+    total = len(read_fleet(args.fleet))
+    try:
+        result: FleetResult = assess_fleet(
+            args.fleet,
+            args.out,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            retries=args.retries,
+            sign_key=args.sign_key or None,
+            ledger=args.ledger or None,
+            drift_engine=args.engine,
+            questions=_questions(args.questions),
+            sweep_id=args.sweep_id,
+            progress=progress,
+            on_cluster=on_cluster,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    counts: dict[str, int] = {}
+    for run in result.systems:
+        key = run.verdict if run.state == "assessed" else run.state
+        counts[key] = counts.get(key, 0) + 1
+    _out(
+        f"fleet {result.sweep_id}: {result.verdict.upper()} -- "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + f" ({len(result.systems)} systems in {result.seconds:,.0f} s)"
+    )
+    for change in result.changes:
+        _out(
+            f"  change: {change.system}: {change.kind} {change.question} {change.before} -> "
+            f"{change.after}"
+        )
+    _out(f"summary: {result.summary_html}")
+    if not result.signed:
+        _out("signed: NO -- unsigned runs (give --sign-key KEY or set PRODREADY_SIGN_KEY)")
+    if result.ledger:
+        _out(f"ledger: appended to {result.ledger}")
+    return result.exit_code
+
+
+def _progress_bar(total: int) -> Any:
+    """tqdm on stderr (only on a terminal), or None when tqdm is missing."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="system", file=sys.stderr, disable=None, leave=False)
 
 
 def _signer(path: str) -> Any:

@@ -9,7 +9,12 @@ one run (:func:`ledger_record`):
 ``recorded`` (when the line was appended), ``system``, ``model_sha256`` (the model artifact's
 digest, "" when unknown), ``verdict``, ``overall``, ``scores``, ``scope``, ``folder`` (the
 run folder's absolute path), ``results_sha256`` (of results.json) and ``envelope_sha256`` (of
-run.dsse.json, "" for an unsigned run), ``signer`` (the key's fingerprint, "" unsigned).
+run.dsse.json, "" for an unsigned run), ``signer`` (the key's fingerprint, "" unsigned),
+``statuses`` (question id -> status value, e.g. {"Q3": "fail"}) and ``sweep`` (the id of the
+fleet sweep the run belongs to, "" for a single run). Lines written before ``statuses`` and
+``sweep`` existed lack them: a reader treats a missing ``sweep`` as "" and a missing
+``statuses`` as unknown (:mod:`prodready.fleet` then reads the run's results.json, if its
+digest still matches ``results_sha256``).
 
 Lines are appended after the run folder is published, under the chain's exclusive
 ``fcntl.flock`` lock: many runs may append to one ledger at once. Removing the *last* lines
@@ -81,8 +86,11 @@ def _file_sha256(path: Path) -> str:
         return ""
 
 
-def ledger_record(run_dir: str | os.PathLike[str], assessment: Assessment) -> dict[str, Any]:
-    """The ledger line (before chaining) of the published run folder ``run_dir``."""
+def ledger_record(
+    run_dir: str | os.PathLike[str], assessment: Assessment, *, sweep: str = ""
+) -> dict[str, Any]:
+    """The ledger line (before chaining) of the published run folder ``run_dir``; ``sweep``
+    is the id of the fleet sweep it belongs to ("" for a single run)."""
     from prodready.attest._sign import ENVELOPE
 
     folder = Path(run_dir).resolve()
@@ -112,6 +120,10 @@ def ledger_record(run_dir: str | os.PathLike[str], assessment: Assessment) -> di
         "results_sha256": _file_sha256(folder / "results.json"),
         "envelope_sha256": _file_sha256(envelope),
         "signer": signer,
+        "statuses": {
+            str(f.question): str(getattr(f.status, "value", f.status)) for f in assessment.findings
+        },
+        "sweep": str(sweep),
     }
 
 
@@ -127,14 +139,17 @@ def append_run(
     assessment: Assessment,
     *,
     durable: bool = True,
+    sweep: str = "",
 ) -> dict[str, Any]:
     """Append the published run ``run_dir`` to ``ledger`` (created if missing) under the
-    chain's file lock; return the line written (with ``seq``, ``prev``, ``hash``).
+    chain's file lock; return the line written (with ``seq``, ``prev``, ``hash``). ``sweep``
+    names the fleet sweep the run belongs to ("" for a single run).
 
     ``durable`` fsyncs the ledger before returning (an audit record should survive a power
     loss; one fsync per run costs little next to the run).
     """
-    return _chain.append(ledger, [ledger_record(run_dir, assessment)], durable=durable)[0]
+    record = ledger_record(run_dir, assessment, sweep=sweep)
+    return _chain.append(ledger, [record], durable=durable)[0]
 
 
 def verify_ledger(ledger: str | os.PathLike[str]) -> _chain.ChainCheck:

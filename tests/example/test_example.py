@@ -47,7 +47,13 @@ EXPECTED_SPEC: dict[str, Any] = {
     "traffic": {"current_rps": 5.0},
     "hooks": {"monitor": "prodready.example.monitor:monitor"},
     "monitoring": {"alpha": 0.05, "max_performance_drop": 0.05},
-    "load": {"phase_s": 1.5, "warmup_s": 0.25, "min_requests": 10, "max_search_steps": 3},
+    "load": {
+        "phase_s": 1.5,
+        "warmup_s": 0.25,
+        "min_requests": 10,
+        "max_search_steps": 3,
+        "p95_objective_ms": 200,
+    },
     "lineage": {"training_data": "train.parquet"},
 }
 METADATA_KEYS = [

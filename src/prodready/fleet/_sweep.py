@@ -207,6 +207,13 @@ def _cluster(distributed: Any, scheduler: str | None, workers: int | None, retri
                     "the address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786"
                 ) from None
             stack.callback(client.close)
+            try:
+                client.wait_for_workers(1, timeout=30)
+            except TimeoutError:
+                raise UsageError(
+                    f"--scheduler: {scheduler!r} has no worker (none joined in 30 s): expected "
+                    "a scheduler with at least one dask worker"
+                ) from None
             info = client.scheduler_info()
             description = {
                 "kind": "scheduler",

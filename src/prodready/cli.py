@@ -590,11 +590,15 @@ def _fleet(args: argparse.Namespace) -> int:
         + ", ".join(f"{n} {k}" for k, n in counts.items())
         + f" ({len(result.systems)} systems in {result.seconds:,.0f} s)"
     )
+    if result.previous_sweep:
+        _out(f"changes since {result.previous_sweep}: {len(result.changes)}")
     for change in result.changes:
-        _out(
-            f"  change: {change.system}: {change.kind} {change.question} {change.before} -> "
-            f"{change.after}"
-        )
+        what = change.kind + (f" {change.question}" if change.question else "")
+        before = "-" if change.before is None else change.before
+        after = "-" if change.after is None else change.after
+        _out(f"  {change.system}: {what}: {before} -> {after}")
+    for note in result.notes:
+        _error(f"prodready: warning: {note}")
     _out(f"summary: {result.summary_html}")
     if not result.signed:
         _out("signed: NO -- unsigned runs (give --sign-key KEY or set PRODREADY_SIGN_KEY)")

@@ -147,7 +147,10 @@ def test_every_system_is_assessed_and_the_broken_one_named(
 
 
 def test_a_second_sweep_on_a_scheduler_with_two_worker_processes_says_what_changed(
-    first_sweep: tuple[int, Path, Path, str], example: Path, tmp_path: Path
+    first_sweep: tuple[int, Path, Path, str],
+    example: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     _, folder, ledger, _ = first_sweep
     # Beta now names the wrong training data: its lineage no longer verifies (Q7 FAIL).
@@ -172,6 +175,8 @@ def test_a_second_sweep_on_a_scheduler_with_two_worker_processes_says_what_chang
             ]
         )
     assert code == 1
+    printed = capsys.readouterr().out
+    assert "changes since sweep1:" in printed and "Beta: new fail Q7: pass -> fail" in printed
     result = read_summary(out / "sweep2")
     assert result.cluster["kind"] == "scheduler" and result.cluster["workers"] == 2
     assert result.previous_sweep == "sweep1"
@@ -185,7 +190,7 @@ def test_a_second_sweep_on_a_scheduler_with_two_worker_processes_says_what_chang
 
 
 def test_a_worker_killed_mid_sweep_is_retried_and_named(example: Path, tmp_path: Path) -> None:
-    specs = [_variant(example, tmp_path, n, n.title()) for n in ("one", "two", "three")]
+    specs = [_variant(example, tmp_path, n, n.title()) for n in ("one", "two")]
     fleet, out = _fleet(tmp_path, specs), tmp_path / "out"
     killed: dict[str, int] = {}
 
@@ -209,7 +214,7 @@ def test_a_worker_killed_mid_sweep_is_retried_and_named(example: Path, tmp_path:
     result = assess_fleet(fleet, out, workers=2, questions=["Q7"], sweep_id="s")
     killer.join()
     assert killed, "no worker was killed"
-    assert [s.state for s in result.systems] == ["assessed"] * 3
+    assert [s.state for s in result.systems] == ["assessed"] * 2
     retried = [s for s in result.systems if s.retried]
     assert [s.slug for s in retried] == [killed["slug"]]
     first, second = retried[0].attempts
@@ -295,8 +300,24 @@ def test_a_bad_fleet_is_one_line_before_any_cluster(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "repeats item 1" in err
     assert not (tmp_path / "o").exists()
-    code = main(["fleet", str(tmp_path / "fleet.yaml"), "--scheduler", "tcp://127.0.0.1:9"])
-    assert code == 2
+    (tmp_path / "fleet.yaml").write_text("- a.yaml\n")
+    out = tmp_path / "o"
+    assert (
+        main(
+            [
+                "fleet",
+                str(tmp_path / "fleet.yaml"),
+                "--scheduler",
+                "tcp://127.0.0.1:9",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--scheduler: cannot reach 'tcp://127.0.0.1:9'" in err
+    assert list(out.iterdir()) == []  # the sweep's work folder is gone again
 
 
 # --- helpers ----------------------------------------------------------------------------------

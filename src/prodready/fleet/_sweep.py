@@ -200,7 +200,7 @@ def _cluster(distributed: Any, scheduler: str | None, workers: int | None, retri
         stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": retries}))
         if scheduler:
             try:
-                client = distributed.Client(scheduler, timeout="20s", set_as_default=False)
+                client = distributed.Client(scheduler, timeout="10s", set_as_default=False)
             except (OSError, TimeoutError, ValueError) as exc:
                 raise UsageError(
                     f"--scheduler: cannot reach {scheduler!r} ({_first_line(exc)}): expected "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,16 @@ def test_a_missing_fleet_or_an_empty_folder_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match="holds no spec"):
         read_fleet(tmp_path / "empty")
+
+
+def test_without_the_fleet_extra_the_sweep_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prodready import MissingDependencyError
+    from prodready.fleet import assess_fleet
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    fleet = _write(tmp_path / "fleet.yaml", "- a.yaml\n")
+    with pytest.raises(MissingDependencyError, match=r"pip install 'prodready\[fleet\]'"):
+        assess_fleet(fleet, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing written

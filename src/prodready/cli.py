@@ -216,18 +216,11 @@ def _parser() -> argparse.ArgumentParser:
         help="name of the run folder: 1 to 100 letters, digits, '.', '_' or '-', starting "
         "with a letter or digit (default: time and random hex)",
     )
-    p.add_argument(
-        "--sign-key",
-        metavar="KEY",
-        default=os.environ.get("PRODREADY_SIGN_KEY", ""),
-        help="sign the run folder with this Ed25519 private key from prodready keygen "
+    _attest_options(
+        p,
+        sign="sign the run folder with this Ed25519 private key from prodready keygen "
         "(default: $PRODREADY_SIGN_KEY; without one the run is unsigned)",
-    )
-    p.add_argument(
-        "--ledger",
-        metavar="FILE",
-        default=os.environ.get("PRODREADY_LEDGER", ""),
-        help="append the run to this audit ledger (hash-chained JSON lines; default: "
+        ledger="append the run to this audit ledger (hash-chained JSON lines; default: "
         "$PRODREADY_LEDGER)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
@@ -268,17 +261,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--questions", metavar="Q3,Q5", default="", help="assess only these questions")
     p.add_argument("--sweep-id", help="name of the sweep folder (default: fleet-<time>-<hex>)")
-    p.add_argument(
-        "--sign-key",
-        metavar="KEY",
-        default=os.environ.get("PRODREADY_SIGN_KEY", ""),
-        help="sign every run folder with this private key (default: $PRODREADY_SIGN_KEY)",
-    )
-    p.add_argument(
-        "--ledger",
-        metavar="FILE",
-        default=os.environ.get("PRODREADY_LEDGER", ""),
-        help="append every run to this audit ledger and compare with its previous sweep "
+    _attest_options(
+        p,
+        sign="sign every run folder with this private key (default: $PRODREADY_SIGN_KEY)",
+        ledger="append every run to this audit ledger and compare with its previous sweep "
         "(default: $PRODREADY_LEDGER)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -531,6 +517,16 @@ def _assess(args: argparse.Namespace) -> int:
         _out("policy.gate is advisory: not ready, but this exit code does not block.")
         return EXIT_READY
     return EXIT_NOT_READY
+
+
+def _attest_options(p: argparse.ArgumentParser, *, sign: str, ledger: str) -> None:
+    """--sign-key and --ledger, defaulting to $PRODREADY_SIGN_KEY and $PRODREADY_LEDGER."""
+    p.add_argument(
+        "--sign-key", metavar="KEY", default=os.environ.get("PRODREADY_SIGN_KEY", ""), help=sign
+    )
+    p.add_argument(
+        "--ledger", metavar="FILE", default=os.environ.get("PRODREADY_LEDGER", ""), help=ledger
+    )
 
 
 def _fleet(args: argparse.Namespace) -> int:

@@ -101,6 +101,7 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_retraining.py
 	$(VENV)/bin/python benchmarks/bench_attest.py
 	$(VENV)/bin/python benchmarks/bench_onnx.py
+	$(VENV)/bin/python benchmarks/bench_large_drift.py
 	$(VENV)/bin/python benchmarks/bench_fleet.py
 
 # JupyterLab refuses to run as root without --allow-root (containers, CI machines).

@@ -49,6 +49,19 @@ has no values left, nothing can be tested: its statistic, p-value and Wasserstei
 NaN and it is not flagged.
 
 Use :func:`get_engine` to pick an engine by name.
+
+Data larger than memory: :func:`detect_columns` runs the scipy engine's tests one column at a
+time on two :class:`ColumnSource` sides (a Parquet dataset, :class:`prodready.datasets.
+ParquetSource`, or a DataFrame): every column is read, one side after the other, tested and
+freed, two columns at a time by default, so the peak memory is a few copies of the widest
+column rather than the table; the results are those of :class:`ScipyEngine` on the whole
+table, bit for bit. Categorical columns are counted in batches (exact). A numeric column of
+one side larger than ``max_column_bytes`` (as float64) is tested on a *sketch* instead: a
+Bernoulli sample of its rows chosen by a hash of the row's number and a seed (mergeable: the
+sketch of a dataset is the union of its parts' sketches), with the DKW error bound
+``|KS on the sketch - KS on all rows| <= eps_ref + eps_cur``,
+``eps = sqrt(ln(2 / delta) / (2 m))`` for ``m`` sampled values, with probability at least
+``1 - 2 delta`` (see :func:`detect_columns`); :attr:`FeatureDrift.sketch` says so.
 """
 
 from __future__ import annotations
@@ -78,10 +91,14 @@ __all__ = [
     "DEFAULT_PSI_BINS",
     "PSI_EPSILON",
     "AlibiEngine",
+    "ColumnSource",
     "DriftEngine",
     "DriftReport",
     "FeatureDrift",
+    "FrameColumns",
+    "KsSketch",
     "ScipyEngine",
+    "detect_columns",
     "get_engine",
     "psi_band",
     "quiet_alibi_import",
@@ -160,6 +177,10 @@ class FeatureDrift:
 
     Built by hand without them (the fields of earlier versions), ``psi`` and ``wasserstein``
     are NaN and ``significant`` equals ``drifted``.
+
+    ``sketch`` is None when the test ran on every value (always, for data in memory); else
+    the :class:`KsSketch` the numeric column was tested on (see :func:`detect_columns`), with
+    the bound of its KS statistic's error.
     """
 
     feature: str
@@ -171,10 +192,48 @@ class FeatureDrift:
     psi: float = math.nan
     wasserstein: float = math.nan
     significant: bool = _SAME_AS_DRIFTED
+    sketch: KsSketch | None = None
 
     def __post_init__(self) -> None:
         if cast(object, self.significant) is None:
             self.significant = self.drifted
+
+
+@dataclass(frozen=True)
+class KsSketch:
+    """How a numeric feature too large for memory was tested: on a mergeable sample sketch.
+
+    ``reference_rows`` and ``current_rows`` are the rows of each side the sketch kept
+    (missing values included), of ``reference_total`` and ``current_total`` rows; a side that
+    fitted in memory is kept whole (its rows equal its total, and it adds no error).
+    ``ks_error_bound`` is the bound of ``|KS on the sketch - KS on all rows|``, which holds
+    with probability at least ``confidence`` (see :func:`detect_columns`). The p-value is the
+    test's on the sketch (fewer rows: less power); PSI and Wasserstein are the sketch's
+    estimates, without a stated bound.
+    """
+
+    reference_rows: int
+    current_rows: int
+    reference_total: int
+    current_total: int
+    ks_error_bound: float
+    confidence: float
+
+    def describe(self) -> str:
+        """In words, for findings: "from a sketch of 1,000,000 of 50,000,000 reference rows
+        ...: |KS error| <= 0.0021 with probability >= 0.998"."""
+        sides = [
+            f"{kept:,} of {total:,} {which} rows"
+            for which, kept, total in (
+                ("reference", self.reference_rows, self.reference_total),
+                ("current", self.current_rows, self.current_total),
+            )
+            if kept < total
+        ]
+        return (
+            f"from a sketch of {' and '.join(sides)}: |KS error| <= {self.ks_error_bound:.4f} "
+            f"with probability >= {self.confidence:.3f}"
+        )
 
 
 @dataclass
@@ -301,21 +360,7 @@ def _plan(
     min_psi: float,
     psi_bins: int,
 ) -> _Plan:
-    if isinstance(categorical, str):
-        # A bare string would silently be read as a list of one-letter column names.
-        raise UsageError(
-            f"categorical must be a list of column names, not the string {categorical!r}"
-        )
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 < alpha < 1.0:
-        raise UsageError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}")
-    if (
-        isinstance(min_psi, bool)
-        or not isinstance(min_psi, numbers.Real)
-        or not 0.0 <= min_psi < math.inf
-    ):
-        raise UsageError(f"min_psi must be a finite number >= 0, got {min_psi!r}")
-    if isinstance(psi_bins, bool) or not isinstance(psi_bins, numbers.Integral) or psi_bins < 2:
-        raise UsageError(f"psi_bins must be a whole number >= 2, got {psi_bins!r}")
+    _check_parameters(categorical, alpha, min_psi, psi_bins)
     if not isinstance(reference, pd.DataFrame) or not isinstance(current, pd.DataFrame):
         raise DataError("drift detection needs two pandas DataFrames (reference and current)")
     columns = list(reference.columns)
@@ -358,6 +403,27 @@ def _plan(
         min_psi=float(min_psi),
         psi_bins=int(psi_bins),
     )
+
+
+def _check_parameters(
+    categorical: Sequence[str], alpha: float, min_psi: float, psi_bins: int
+) -> None:
+    """A UsageError for a bad ``categorical`` (a bare string), alpha, min_psi or psi_bins."""
+    if isinstance(categorical, str):
+        # A bare string would silently be read as a list of one-letter column names.
+        raise UsageError(
+            f"categorical must be a list of column names, not the string {categorical!r}"
+        )
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 < alpha < 1.0:
+        raise UsageError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}")
+    if (
+        isinstance(min_psi, bool)
+        or not isinstance(min_psi, numbers.Real)
+        or not 0.0 <= min_psi < math.inf
+    ):
+        raise UsageError(f"min_psi must be a finite number >= 0, got {min_psi!r}")
+    if isinstance(psi_bins, bool) or not isinstance(psi_bins, numbers.Integral) or psi_bins < 2:
+        raise UsageError(f"psi_bins must be a whole number >= 2, got {psi_bins!r}")
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -404,6 +470,30 @@ def _float_keys(values: FloatArray) -> IntArray:
     return keys
 
 
+def _float_keys_in_place(values: FloatArray) -> IntArray:
+    """:func:`_float_keys` of ``values``, written over them (no second array of their size)."""
+    keys = values.view(np.int64)
+    for start in range(0, keys.shape[0], _CHUNK):
+        part = keys[start : start + _CHUNK]
+        sign = part >> 63
+        part &= _SIGN_MASK
+        part ^= sign
+        part -= sign
+    return keys
+
+
+def _keys_to_floats_in_place(keys: IntArray) -> FloatArray:
+    """:func:`_keys_to_floats` of ``keys``, written over them."""
+    for start in range(0, keys.shape[0], _CHUNK):
+        part = keys[start : start + _CHUNK]
+        sign = part >> 63
+        part ^= sign
+        part -= sign
+        sign &= ~_SIGN_MASK
+        part |= sign
+    return keys.view(np.float64)
+
+
 def _keys_to_floats(keys: IntArray) -> FloatArray:
     """Inverse of :func:`_float_keys` (-0.0 comes back as +0.0), as a fresh array.
 
@@ -444,6 +534,11 @@ def _sorted_values(series: pd.Series, *, as_keys: bool) -> SortedArray:
     values = _column_floats(series)
     if not as_keys:
         return _sort_floats(values)
+    return _sorted_keys(values)
+
+
+def _sorted_keys(values: FloatArray) -> IntArray:
+    """The sorted int64 keys (:func:`_float_keys`) of the non-missing ``values``."""
     keys = _float_keys(values)
     keys.sort()
     lo = int(np.searchsorted(keys, _KEY_NEG_INF, side="left"))
@@ -459,8 +554,16 @@ def _category_counts(
     Categories declared by a pandas Categorical but absent from both samples are left out: they
     carry no information and would put zeros in the expected counts.
     """
-    ref_vc = reference.value_counts(dropna=True, sort=False)
-    cur_vc = current.value_counts(dropna=True, sort=False)
+    return _aligned_counts(
+        reference.value_counts(dropna=True, sort=False),
+        current.value_counts(dropna=True, sort=False),
+    )
+
+
+def _aligned_counts(
+    ref_vc: pd.Series, cur_vc: pd.Series
+) -> tuple[list[Any], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """:func:`_category_counts` from each side's ``value_counts(dropna=True, sort=False)``."""
     # Plain object labels, so that Categoricals with different category sets still align.
     ref_vc.index = pd.Index(list(ref_vc.index), dtype=object)
     cur_vc.index = pd.Index(list(cur_vc.index), dtype=object)
@@ -655,6 +758,10 @@ def _categorical_psi(ref_counts: IntArray, cur_counts: IntArray, n_ref: int, n_c
 # The scipy engine
 
 
+#: Values of x per chunk of :func:`_ks_statistic` (512 KiB per temporary).
+_KS_CHUNK = 1 << 16
+
+
 def _ks_statistic(x: SortedArray, y: SortedArray) -> float:
     """Two-sided KS distance between the empirical distributions of two sorted, NaN-free arrays.
 
@@ -672,26 +779,41 @@ def _ks_statistic(x: SortedArray, y: SortedArray) -> float:
     statistic.
     """
     n1, n2 = x.shape[0], y.shape[0]
-    # In-place arithmetic on few buffers: at a million rows, fresh arrays cost as much in page
-    # faults as the arithmetic itself.
-    ranks = np.searchsorted(y, x, side="right")
-    ranks -= 1
-    # y[ranks - 1] is the largest y <= x[i]; the clip sends ranks == 0 to y[0] > x[i].
-    frac = y.take(ranks, mode="clip")
-    shared = bool(np.any(frac == x))
-    ranks += 1
-    # Int64 keys are no longer needed either: same size, so the memory is reused.
-    frac = frac.view(np.float64)
-    np.divide(ranks, n2, out=frac)
-    steps = np.arange(0, n1 + 1, dtype=np.float64)
-    steps /= n1
-    diff = ranks.view(np.float64)  # ranks is no longer needed: reuse its memory
-    np.subtract(steps[1:], frac, out=diff)
-    d_up = float(diff.max())
-    if shared:
-        np.divide(np.searchsorted(y, x, side="left"), n2, out=frac)
-    frac -= steps[:-1]
-    return max(d_up, float(frac.max()), 0.0)
+    # In chunks of x: the temporaries stay a few MB whatever the column's size (a column of
+    # 20M rows would otherwise need three more arrays of its size), and in the CPU cache. Each
+    # element gets the same arithmetic as on the whole array, so the maximum is the same, bit
+    # for bit. In-place arithmetic on few buffers: fresh arrays cost page faults.
+    d = 0.0
+    for start in range(0, n1, _KS_CHUNK):
+        stop = min(start + _KS_CHUNK, n1)
+        part = x[start:stop]
+        # Only y[lo:hi] can rank the chunk's values (y[:lo] < part[0], y[hi:] > part[-1]):
+        # searching that slice keeps the search in the CPU cache; the ranks are the same
+        # integers as a search of all of y.
+        lo = int(np.searchsorted(y, part[0], side="left"))
+        hi = int(np.searchsorted(y, part[-1], side="right"))
+        near = y[lo:hi]
+        ranks = np.searchsorted(near, part, side="right")
+        ranks += lo - 1
+        # y[ranks - 1] is the largest y <= x[i]; the clip sends ranks == 0 to y[0] > x[i].
+        frac = y.take(ranks, mode="clip")
+        shared = bool(np.any(frac == part))
+        ranks += 1
+        # Int64 keys are no longer needed either: same size, so the memory is reused.
+        frac = frac.view(np.float64)
+        np.divide(ranks, n2, out=frac)
+        steps = np.arange(start, stop + 1, dtype=np.float64)
+        steps /= n1
+        diff = ranks.view(np.float64)  # ranks is no longer needed: reuse its memory
+        np.subtract(steps[1:], frac, out=diff)
+        d = max(d, float(diff.max()))
+        if shared:
+            left = np.searchsorted(near, part, side="left")
+            left += lo
+            np.divide(left, n2, out=frac)
+        frac -= steps[:-1]
+        d = max(d, float(frac.max()))
+    return d
 
 
 def _ks_test(x: SortedArray, y: SortedArray) -> tuple[float, float]:
@@ -789,29 +911,60 @@ class ScipyEngine:
         n_ref, n_cur = len(reference), len(current)
 
         def test_column(col: Any) -> FeatureDrift:
-            psi = wasserstein = math.nan
             if col in plan.categorical:
                 _, ref_counts, cur_counts = _category_counts(reference[col], current[col])
-                if ref_counts.sum() == 0 or cur_counts.sum() == 0:
-                    stat, p = math.nan, math.nan
-                else:
-                    stat, p = _chi2_test(ref_counts, cur_counts)
-                if effect_sizes:
-                    psi = _categorical_psi(ref_counts, cur_counts, n_ref, n_cur)
-                return plan.feature(col, stat, p, psi, effect_sizes=effect_sizes)
+                return _categorical_feature(
+                    plan, col, ref_counts, cur_counts, n_ref, n_cur, effect_sizes
+                )
             # Int keys only where our own statistic runs (larger side above the exact range).
             as_keys = _SORT_AS_INT and max(n_ref, n_cur) > KS_EXACT_MAX_N
             x = _sorted_values(reference[col], as_keys=as_keys)
             y = _sorted_values(current[col], as_keys=as_keys)
-            if x.shape[0] == 0 or y.shape[0] == 0:
-                stat, p = math.nan, math.nan
-            else:
-                stat, p = _ks_test(x, y)
-            if effect_sizes:
-                psi, wasserstein = _numeric_effects(x, y, n_ref, n_cur, plan.psi_bins)
-            return plan.feature(col, stat, p, psi, wasserstein, effect_sizes=effect_sizes)
+            return _numeric_feature(plan, col, x, y, n_ref, n_cur, effect_sizes)
 
         return plan.report(self.name, _map(test_column, plan.columns, self.max_workers))
+
+
+def _categorical_feature(
+    plan: _Plan,
+    col: Any,
+    ref_counts: IntArray,
+    cur_counts: IntArray,
+    n_ref: int,
+    n_cur: int,
+    effect_sizes: bool = True,
+) -> FeatureDrift:
+    """The chi-square test and PSI of a categorical column from its aligned category counts
+    (:func:`_aligned_counts`) and the numbers of rows of each side, missing values included."""
+    psi = math.nan
+    if ref_counts.sum() == 0 or cur_counts.sum() == 0:
+        stat, p = math.nan, math.nan
+    else:
+        stat, p = _chi2_test(ref_counts, cur_counts)
+    if effect_sizes:
+        psi = _categorical_psi(ref_counts, cur_counts, n_ref, n_cur)
+    return plan.feature(col, stat, p, psi, effect_sizes=effect_sizes)
+
+
+def _numeric_feature(
+    plan: _Plan,
+    col: Any,
+    x: SortedArray,
+    y: SortedArray,
+    n_ref: int,
+    n_cur: int,
+    effect_sizes: bool = True,
+) -> FeatureDrift:
+    """The KS test, PSI and Wasserstein distance of a numeric column from the sorted non-missing
+    values of both sides (:func:`_sorted_values`) and their numbers of rows."""
+    psi = wasserstein = math.nan
+    if x.shape[0] == 0 or y.shape[0] == 0:
+        stat, p = math.nan, math.nan
+    else:
+        stat, p = _ks_test(x, y)
+    if effect_sizes:
+        psi, wasserstein = _numeric_effects(x, y, n_ref, n_cur, plan.psi_bins)
+    return plan.feature(col, stat, p, psi, wasserstein, effect_sizes=effect_sizes)
 
 
 def _map(fn: Callable[[Any], FeatureDrift], items: list[Any], workers: int) -> list[FeatureDrift]:
@@ -819,6 +972,336 @@ def _map(fn: Callable[[Any], FeatureDrift], items: list[Any], workers: int) -> l
         return [fn(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
         return list(pool.map(fn, items))
+
+
+# --------------------------------------------------------------------------------------------
+# Column by column: data larger than memory
+
+#: Default ``max_column_bytes`` of :func:`detect_columns`: a numeric column of one side is
+#: read whole (exact test) up to 256 MiB as float64, 33,554,432 rows; above, it is sketched.
+DEFAULT_MAX_COLUMN_BYTES = 256 << 20
+#: Default ``sketch_delta``: the DKW bound of one sketched side fails with probability <= 0.001.
+DEFAULT_SKETCH_DELTA = 1e-3
+#: Smallest ``max_column_bytes``: 128 values of 8 bytes.
+MIN_COLUMN_BYTES = 1024
+#: Rows per batch when a column is read in batches (8 MiB of float64).
+BATCH_ROWS = 1 << 20
+
+
+class ColumnSource(Protocol):
+    """One side of a drift test, read one column at a time (a Parquet dataset, or a frame).
+
+    ``num_rows`` counts every row. :meth:`columns` lists the column names; :meth:`is_numeric`
+    says whether a column holds numbers (integers, floats, booleans) and :meth:`type_name` its
+    type in words. :meth:`floats` returns a whole column as a fresh float64 array the caller
+    may modify (missing values as NaN); :meth:`float_batches` the same values in row order, a
+    batch at a time; :meth:`value_counts` the counts of the non-missing values, in order of
+    first appearance (what ``Series.value_counts(dropna=True, sort=False)`` gives).
+    """
+
+    @property
+    def num_rows(self) -> int:
+        """Number of rows, missing values included."""
+        ...
+
+    def columns(self) -> list[str]:
+        """The column names, in order."""
+        ...
+
+    def is_numeric(self, name: str) -> bool:
+        """Whether column ``name`` holds numbers (the KS test applies)."""
+        ...
+
+    def type_name(self, name: str) -> str:
+        """The type of column ``name`` in words, for messages."""
+        ...
+
+    def floats(self, name: str) -> FloatArray:
+        """Column ``name`` whole, as a fresh float64 array (missing values NaN)."""
+        ...
+
+    def float_batches(self, name: str) -> Iterator[FloatArray]:
+        """Column ``name`` as float64 arrays (missing values NaN), in row order."""
+        ...
+
+    def value_counts(self, name: str) -> pd.Series:
+        """Counts of the non-missing values of column ``name``, in order of first appearance."""
+        ...
+
+
+class FrameColumns:
+    """A DataFrame as a :class:`ColumnSource`: one side in memory, the other from Parquet."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    @property
+    def num_rows(self) -> int:
+        """Number of rows of the frame."""
+        return len(self.frame)
+
+    def columns(self) -> list[str]:
+        """The frame's column names."""
+        return [str(c) for c in self.frame.columns]
+
+    def is_numeric(self, name: str) -> bool:
+        """Whether the column holds numbers (as :class:`ScipyEngine` decides)."""
+        return _is_numeric(self.frame[name])
+
+    def type_name(self, name: str) -> str:
+        """The column's pandas dtype."""
+        return str(self.frame[name].dtype)
+
+    def floats(self, name: str) -> FloatArray:
+        """A float64 copy of the column (never a view of the frame: the caller sorts it)."""
+        return np.array(_column_floats(self.frame[name]), dtype=np.float64, copy=True)
+
+    def float_batches(self, name: str) -> Iterator[FloatArray]:
+        """The column, as one batch (it is in memory already)."""
+        yield _column_floats(self.frame[name])
+
+    def value_counts(self, name: str) -> pd.Series:
+        """``value_counts(dropna=True, sort=False)`` of the column."""
+        return self.frame[name].value_counts(dropna=True, sort=False)
+
+
+def detect_columns(
+    reference: ColumnSource | pd.DataFrame,
+    current: ColumnSource | pd.DataFrame,
+    *,
+    columns: Sequence[str] | None = None,
+    categorical: Sequence[str] = (),
+    alpha: float = 0.05,
+    min_psi: float = DEFAULT_MIN_PSI,
+    psi_bins: int = DEFAULT_PSI_BINS,
+    max_column_bytes: int = DEFAULT_MAX_COLUMN_BYTES,
+    sketch_delta: float = DEFAULT_SKETCH_DELTA,
+    seed: int = 0,
+    max_workers: int = 2,
+) -> DriftReport:
+    """Drift of every column in ``columns`` (default: all of the reference), one column at a time.
+
+    For data larger than memory: each side is a :class:`ColumnSource` (a Parquet dataset,
+    :class:`prodready.datasets.ParquetSource`, or a DataFrame). Each column is read, one side
+    after the other, tested, and freed before the next; ``max_workers`` columns (default 2) are
+    in flight at a time, so the peak memory is bounded by a few copies of the widest column,
+    not by the table.
+
+    * A categorical column is counted (in batches for Parquet) and tested exactly as
+      :class:`ScipyEngine` tests it: same chi-square, same PSI.
+    * A numeric column whose side holds at most ``max_column_bytes`` as float64
+      (``8 * rows``) is read whole and tested by the same code as :class:`ScipyEngine`:
+      the statistic, p-value, PSI and Wasserstein distance are those of the whole table.
+    * Above ``max_column_bytes`` that side is read in batches into a *sketch*: a Bernoulli
+      sample of its rows, kept when a hash (splitmix64) of the row's number and ``seed`` falls
+      below ``max_column_bytes / 8 / rows`` of the hash range, so about ``max_column_bytes / 8``
+      rows are kept. Whether a row is kept depends only on its number and the seed: the sketch
+      of a dataset is the union of the sketches of its parts (mergeable: files, row groups and
+      batches can be sketched apart), and a run is repeatable. The test runs on the sketch.
+      Error bound: the sketch's empirical distribution function is within
+      ``eps = sqrt(ln(2 / sketch_delta) / (2 m))`` of the whole column's everywhere with
+      probability at least ``1 - sketch_delta`` (the Dvoretzky-Kiefer-Wolfowitz inequality
+      with Massart's constant, for ``m`` non-missing sampled values; a sample taken without
+      replacement, which a Bernoulli sample is given its size, concentrates at least as well
+      pointwise, Hoeffding 1963). The KS statistic is a sup-distance between the two
+      functions, so ``|KS on the sketch - KS on all rows| <= eps_ref + eps_cur`` (``eps`` is
+      0 for a side read whole) with probability at least ``1 - 2 * sketch_delta``. The
+      feature's :attr:`FeatureDrift.sketch` states the bound.
+
+    The report's ``engine`` is "scipy": these are its tests. Raises what
+    :meth:`DriftEngine.detect` raises for bad data or arguments, and
+    :class:`~prodready.UsageError` for a bad ``max_column_bytes``, ``sketch_delta`` or
+    ``max_workers``.
+    """
+    ref = FrameColumns(reference) if isinstance(reference, pd.DataFrame) else reference
+    cur = FrameColumns(current) if isinstance(current, pd.DataFrame) else current
+    _check_parameters(categorical, alpha, min_psi, psi_bins)
+    if (
+        isinstance(max_column_bytes, bool)
+        or not isinstance(max_column_bytes, numbers.Integral)
+        or max_column_bytes < MIN_COLUMN_BYTES
+    ):
+        raise UsageError(
+            f"max_column_bytes must be a whole number >= {MIN_COLUMN_BYTES}, "
+            f"got {max_column_bytes!r}"
+        )
+    if not isinstance(sketch_delta, numbers.Real) or not 0.0 < sketch_delta < 0.5:
+        raise UsageError(f"sketch_delta must be a number between 0 and 0.5, got {sketch_delta!r}")
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise UsageError(f"max_workers must be at least 1, got {max_workers!r}")
+    plan = _column_plan(ref, cur, columns, categorical, alpha, min_psi, psi_bins)
+    # Imported before the threads start, so that they do not all wait on the import lock.
+    from scipy import special, stats  # noqa: F401
+
+    n_ref, n_cur = ref.num_rows, cur.num_rows
+    budget = int(max_column_bytes) // 8
+
+    def test_column(col: Any) -> FeatureDrift:
+        if col in plan.categorical:
+            _, ref_counts, cur_counts = _aligned_counts(
+                ref.value_counts(col), cur.value_counts(col)
+            )
+            return _categorical_feature(plan, col, ref_counts, cur_counts, n_ref, n_cur)
+        sketch_ref, sketch_cur = n_ref > budget, n_cur > budget
+        if not (sketch_ref or sketch_cur):
+            # ScipyEngine's representation and arithmetic: the same results, bit for bit.
+            as_keys = _SORT_AS_INT and max(n_ref, n_cur) > KS_EXACT_MAX_N
+            x = _read_sorted(ref, col, as_keys=as_keys)
+            y = _read_sorted(cur, col, as_keys=as_keys)
+            return _numeric_feature(plan, col, x, y, n_ref, n_cur)
+        x, m_ref = (
+            _sketch(ref, col, budget, seed) if sketch_ref else (_read_sorted(ref, col), n_ref)
+        )
+        y, m_cur = (
+            _sketch(cur, col, budget, seed) if sketch_cur else (_read_sorted(cur, col), n_cur)
+        )
+        feature = _numeric_feature(plan, col, x, y, m_ref, m_cur)
+        bound = 0.0
+        for values, sketched in ((x, sketch_ref), (y, sketch_cur)):
+            if sketched:
+                bound += _dkw_bound(values.shape[0], float(sketch_delta))
+        feature.sketch = KsSketch(
+            reference_rows=m_ref,
+            current_rows=m_cur,
+            reference_total=n_ref,
+            current_total=n_cur,
+            ks_error_bound=min(bound, 1.0),
+            confidence=1.0 - float(sketch_delta) * (int(sketch_ref) + int(sketch_cur)),
+        )
+        return feature
+
+    with _one_blas_thread():
+        return plan.report(ScipyEngine.name, _map(test_column, plan.columns, max_workers))
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """BLAS (OpenBLAS) on one thread meanwhile: the effect sizes' dot products run on chunks
+    of 16k values, where waking BLAS threads costs ~2 ms a call (2.4 s per column of 20M rows
+    measured), and the columns already share the cores."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn depends on threadpoolctl
+        return contextlib.nullcontext()
+    return cast("contextlib.AbstractContextManager[Any]", threadpool_limits(1, user_api="blas"))
+
+
+def _column_plan(
+    ref: ColumnSource,
+    cur: ColumnSource,
+    columns: Sequence[str] | None,
+    categorical: Sequence[str],
+    alpha: float,
+    min_psi: float,
+    psi_bins: int,
+) -> _Plan:
+    """:func:`_plan` for two column sources: the same checks, the same messages."""
+    ref_columns = ref.columns()
+    tested = ref_columns if columns is None else list(columns)
+    twice = sorted({str(c) for c in tested if tested.count(c) > 1})
+    if twice:
+        raise DataError(f"the reference data has duplicated column names: {', '.join(twice)}")
+    absent = [c for c in tested if c not in set(ref_columns)]
+    if absent:
+        raise DataError(
+            "the reference data lacks column(s) to test: " + ", ".join(repr(c) for c in absent)
+        )
+    cur_columns = set(cur.columns())
+    missing = [c for c in tested if c not in cur_columns]
+    if missing:
+        raise DataError(
+            "the current data lacks column(s) of the reference data: "
+            + ", ".join(repr(c) for c in missing)
+        )
+    unknown = [c for c in categorical if c not in set(tested)]
+    if unknown:
+        raise DataError(
+            "categorical column(s) not in the reference data: "
+            + ", ".join(repr(c) for c in unknown)
+        )
+    cats = set(categorical)
+    for col in tested:
+        if col in cats:
+            continue
+        for side, source in (("reference", ref), ("current", cur)):
+            if not source.is_numeric(col):
+                raise DataError(
+                    f"column {col!r} of the {side} data has type {source.type_name(col)}, which "
+                    "the KS test cannot handle: list it in `categorical` if it holds categories"
+                )
+    return _Plan(
+        columns=tested,
+        categorical=cats,
+        alpha=float(alpha),
+        threshold=alpha / len(tested) if tested else float(alpha),
+        min_psi=float(min_psi),
+        psi_bins=int(psi_bins),
+    )
+
+
+def _read_sorted(source: ColumnSource, col: str, *, as_keys: bool = False) -> SortedArray:
+    """The column's non-missing values sorted, as :func:`_sorted_values` gives them, sorted in
+    place (the fresh array :meth:`ColumnSource.floats` returns): one column's memory."""
+    values = source.floats(col)
+    if as_keys:
+        # Sorted as int keys (faster with numpy < 2), then back to floats in place: the tests
+        # depend only on order and equality, which the keys keep, and the Wasserstein distance
+        # would otherwise convert both sides back into fresh arrays.
+        keys = _float_keys_in_place(values)
+        keys.sort()
+        lo = int(np.searchsorted(keys, _KEY_NEG_INF, side="left"))
+        hi = int(np.searchsorted(keys, _KEY_POS_INF, side="right"))
+        return _keys_to_floats_in_place(keys[lo:hi])
+    values.sort()
+    return values[: int(np.searchsorted(values, np.nan, side="left"))]
+
+
+_U64 = 1 << 64
+_MASK64 = _U64 - 1
+
+
+def _row_hashes(start: int, count: int, seed: int) -> npt.NDArray[np.uint64]:
+    """splitmix64 of the row numbers ``start .. start + count - 1``, offset by ``seed``.
+
+    A well-mixed 64-bit hash of (row, seed): which rows a sketch keeps looks random, yet
+    depends on nothing else.
+    """
+    offset = (seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & _MASK64
+    z = np.arange(start, start + count, dtype=np.uint64)
+    z += np.uint64(offset)
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return z
+
+
+def _sketch(source: ColumnSource, col: str, budget: int, seed: int) -> tuple[FloatArray, int]:
+    """The sketch of one side's numeric column: its sorted non-missing sampled values, and the
+    number of rows kept (missing values included), reading the column in batches.
+
+    A row is kept when the hash of its number is below ``budget / rows`` of the hash range (see
+    :func:`detect_columns`).
+    """
+    rows = source.num_rows
+    threshold = np.uint64(min(_MASK64, (budget * _U64) // max(rows, 1)))
+    parts: list[FloatArray] = []
+    start = 0
+    for batch in source.float_batches(col):
+        keep = _row_hashes(start, batch.shape[0], seed) < threshold
+        parts.append(batch[keep])
+        start += batch.shape[0]
+    values = np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
+    kept = int(values.shape[0])
+    values.sort()
+    return values[: int(np.searchsorted(values, np.nan, side="left"))], kept
+
+
+def _dkw_bound(n: int, delta: float) -> float:
+    """DKW: ``sup |F_n - F| <= sqrt(ln(2 / delta) / (2 n))`` with probability >= 1 - delta."""
+    if n <= 0:
+        return 1.0
+    return math.sqrt(math.log(2.0 / delta) / (2.0 * n))
 
 
 # --------------------------------------------------------------------------------------------

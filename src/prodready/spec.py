@@ -84,7 +84,7 @@ _V2_LAYOUT = (
 )
 _MODEL = {"path", "uri", "format", "trusted"}
 _FORMATS = ("skops", "joblib", "pickle", "mlflow")
-_DATA = {"reference", "current", "target", "features", "categorical", "id"}
+_DATA = {"reference", "current", "target", "features", "categorical", "id", "sample_rows"}
 _ENDPOINT = {"url", "serve", "protocol", "model_name", "timeout_s"}
 _REGISTRY = {"uri", "model_name"}
 
@@ -521,6 +521,7 @@ def system_from_dict(raw: Any, *, base: Path, source: str) -> System:
             model_format=cast("ModelFormat | None", fmt),
             trusted=trusted,
             model_field=model_field,
+            sample_rows=data.get("sample_rows"),
             **kwargs,
         )
     except SpecError as exc:

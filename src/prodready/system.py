@@ -22,7 +22,7 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from prodready._exceptions import (
     SpecError,
 )
 from prodready._settings import ABSENT, first_line, is_integer, is_real, key_text, quote
+
+if TYPE_CHECKING:
+    from prodready.datasets import ParquetSource
 
 __all__ = [
     "ABSENT",
@@ -283,6 +286,11 @@ class System:
     model_artifact: Artifact | None = None
     data_artifacts: dict[str, Artifact] = field(default_factory=dict)
     source: str = "<python>"
+    #: The whole Parquet dataset behind ``reference`` / ``current`` when it was read as one
+    #: (a folder, or more rows than ``data.sample_rows``): the frame is then at most a sample
+    #: of it (see :mod:`prodready.datasets`). None for data read whole into memory.
+    reference_source: ParquetSource | None = None
+    current_source: ParquetSource | None = None
 
     def __post_init__(self) -> None:
         self._validate()
@@ -299,6 +307,7 @@ class System:
         model_format: ModelFormat | None = None,
         trusted: Sequence[str] = (),
         model_field: str = "model.path",
+        sample_rows: int | None = None,
         **kwargs: Any,
     ) -> System:
         """Load the model and data files and build a validated System.
@@ -306,17 +315,41 @@ class System:
         ``model`` is a path (.skops, .joblib, .pkl) or an MLflow model URI ("models:/name/1",
         "runs:/...", or a directory holding an MLmodel file). ``trusted`` lists extra types
         a .skops file may contain (see :func:`load_model`); ``model_field`` names the spec
-        field that gave ``model`` in error messages. Other keyword arguments go to
-        :class:`System`.
+        field that gave ``model`` in error messages. ``reference`` and ``current`` may also be
+        Parquet folders; a Parquet dataset of more than ``sample_rows`` rows (default
+        :data:`prodready.datasets.DEFAULT_SAMPLE_ROWS`) is held in memory as a stratified
+        sample (see :mod:`prodready.datasets`). Other keyword arguments go to :class:`System`.
         """
+        from prodready.datasets import DEFAULT_SAMPLE_ROWS, check_sample_rows, load_data
+
         source = str(kwargs.get("source", "<python>"))
+        rows = DEFAULT_SAMPLE_ROWS
+        if sample_rows is not None:
+            rows = check_sample_rows(sample_rows, source)
         loaded_model, model_artifact = load_model(
             model, format=model_format, trusted=trusted, source=source, field_name=model_field
         )
-        ref, ref_art = load_table(reference, field_name="data.reference", source=source)
-        cur, cur_art = (None, None)
+        policy = kwargs.get("policy")
+        seed = policy.seed if isinstance(policy, Policy) else 0
+        target = kwargs.get("target")
+        ref, ref_art, ref_src = load_data(
+            reference,
+            field_name="data.reference",
+            source=source,
+            sample_rows=rows,
+            seed=seed,
+            target=target,
+        )
+        cur, cur_art, cur_src = (None, None, None)
         if current is not None:
-            cur, cur_art = load_table(current, field_name="data.current", source=source)
+            cur, cur_art, cur_src = load_data(
+                current,
+                field_name="data.current",
+                source=source,
+                sample_rows=rows,
+                seed=seed,
+                target=target,
+            )
         artifacts = {"reference": ref_art} | ({"current": cur_art} if cur_art else {})
         return cls(
             model=loaded_model,
@@ -324,6 +357,8 @@ class System:
             current=cur,
             model_artifact=model_artifact,
             data_artifacts=artifacts,
+            reference_source=ref_src,
+            current_source=cur_src,
             **kwargs,
         )
 
@@ -435,7 +470,15 @@ class System:
             "id_column": self.id_column,
             "metadata": {f.name: getattr(self.metadata, f.name) for f in fields(Metadata)},
             "source": self.source,
-        }
+        } | self._datasets()
+
+    def _datasets(self) -> dict[str, Any]:
+        """``{"datasets": ...}``: the Parquet datasets behind sampled frames (nothing when the
+        data are in memory whole, so such descriptions are unchanged)."""
+        sources = {"reference": self.reference_source, "current": self.current_source}
+        if all(s is None for s in sources.values()):
+            return {}
+        return {"datasets": {k: None if s is None else s.describe() for k, s in sources.items()}}
 
     # -- validation -----------------------------------------------------------------------
 

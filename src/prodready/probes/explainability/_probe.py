@@ -290,6 +290,12 @@ class ExplainabilityProbe(Probe):
             evidence=evidence,
             remediation=_remediation(status, scoring),
         )
+        from prodready.datasets import sample_note
+
+        note = sample_note(system)
+        if note:  # a Parquet dataset above data.sample_rows: the decisions come from its sample
+            finding.summary = finding.summary.rstrip(".") + f"; decisions drawn {note}."
+            finding.measurements["data_sample"] = note
         return _with_trace(finding, traced)
 
 

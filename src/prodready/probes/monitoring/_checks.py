@@ -122,6 +122,15 @@ def _feature_check(report: DriftReport, settings: MonitoringSettings) -> Check:
         message += (
             f" Significant but below PSI {settings.min_psi:g}, so not flagged: {_names(tiny)}."
         )
+    sketched = [f for f in report.features if f.sketch is not None]
+    if sketched:
+        # Columns larger than monitoring.max_column_bytes: their KS comes with its error bound.
+        message += (
+            " Tested on a sketch (a column larger than max_column_bytes): "
+            + "; ".join(f"{f.feature} {f.sketch.describe()}" for f in sketched[:5] if f.sketch)
+            + (f" and {len(sketched) - 5} more" if len(sketched) > 5 else "")
+            + "."
+        )
     return Check(
         name="feature drift",
         status=_band_status(bands),

@@ -58,8 +58,15 @@ def _drift_table(report: DriftReport, settings: MonitoringSettings) -> Table:
         note=f"Significant when p < {report.threshold:.3g} = alpha {report.alpha:g} / "
         f"{len(report.features)} features ({report.correction}); drifted when also PSI >= "
         f"{settings.min_psi:g}. PSI on reference deciles (categories as they are), with bins "
-        "for missing and unseen values; Wasserstein distance in reference standard deviations.",
+        "for missing and unseen values; Wasserstein distance in reference standard deviations."
+        + _sketch_note(report),
     )
+
+
+def _sketch_note(report: DriftReport) -> str:
+    """What the table's sketched features (too large for memory) were tested on."""
+    sketched = [f for f in report.features if f.sketch is not None]
+    return "".join(f" {f.feature}: {f.sketch.describe()}." for f in sketched if f.sketch)
 
 
 def _failures_table(which: str, scoring: Scoring) -> Table:

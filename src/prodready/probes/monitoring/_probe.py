@@ -9,12 +9,14 @@ measurements (without wall times) and thresholds.
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from typing import Any
 
 import pandas as pd
 
 from prodready._exceptions import MissingDependencyError, SpecError
-from prodready.drift import get_engine
+from prodready.datasets import sample_note
+from prodready.drift import DriftReport, detect_columns, get_engine
 from prodready.online import Rehearsal, get_online_engine
 from prodready.probes._base import Probe, ProbeContext
 from prodready.probes._performance import metric_function
@@ -61,7 +63,7 @@ from prodready.probes.monitoring._measure import (
     _segments,
 )
 from prodready.probes.monitoring._settings import MonitoringSettings
-from prodready.results import Evidence, Finding
+from prodready.results import Check, Evidence, Finding
 from prodready.system import System
 
 
@@ -98,13 +100,32 @@ class MonitoringProbe(Probe):
         engine = get_engine(settings.engine)
         ref_x, cur_x = system.X("reference"), system.X("current")
         context.report("feature drift")
-        features = engine.detect(
-            ref_x,
-            cur_x,
-            categorical=system.categorical_columns,
-            alpha=settings.alpha,
-            min_psi=settings.min_psi,
-        )
+        large = system.reference_source is not None or system.current_source is not None
+        if large:
+            # A Parquet dataset larger than memory: every row, one column at a time.
+            features = detect_columns(
+                system.reference_source or ref_x,
+                system.current_source or cur_x,
+                columns=system.feature_columns,
+                categorical=system.categorical_columns,
+                alpha=settings.alpha,
+                min_psi=settings.min_psi,
+                max_column_bytes=settings.max_column_bytes,
+                sketch_delta=settings.sketch_delta,
+                seed=context.seed,
+                max_workers=settings.drift_workers,
+            )
+        else:
+            features = engine.detect(
+                ref_x,
+                cur_x,
+                categorical=system.categorical_columns,
+                alpha=settings.alpha,
+                min_psi=settings.min_psi,
+            )
+        # The drift tests' rows: every row of a Parquet dataset, not its sample.
+        n_ref = len(ref_x) if system.reference_source is None else system.reference_source.num_rows
+        n_cur = len(cur_x) if system.current_source is None else system.current_source.num_rows
         context.check_deadline()
 
         # The model's failures on either window are the system's: kept, counted, judged.
@@ -162,7 +183,7 @@ class MonitoringProbe(Probe):
             _missing_check(missing, settings.max_missing_increase),
             _feature_check(features, settings),
             _cardinality_check(cardinality, settings.max_categories, len(ref_x) + len(cur_x)),
-            _power_check(len(ref_x), len(cur_x), features, settings.min_detectable_shift),
+            _power_check(n_ref, n_cur, features, settings.min_detectable_shift),
             _prediction_check(predictions, settings),
             _performance_check(perf, settings.max_performance_drop, system.target),
             _segment_check(segments, settings.max_performance_drop, settings.min_segment_rows),
@@ -214,8 +235,12 @@ class MonitoringProbe(Probe):
             parts.append(f"{perf['metric']} cannot be measured on the current window")
         elif system.target is not None and cur_scoring.ok:
             parts.append("no labels in current data")
+        note = sample_note(system)
+        if large:
+            parts.append(_large_data_sentence(features, note))
+            checks = [_on_sample(c, note) for c in checks]
         summary = "; ".join(parts) + "."
-        return Finding(
+        finding = Finding(
             question=self.question,
             status=status,
             summary=_upper_first(summary),
@@ -251,7 +276,7 @@ class MonitoringProbe(Probe):
                 # A ready-to-use configuration of the detector that was rehearsed; the run
                 # folder gets it as monitor.json.
                 "recommended_monitor": _without_timings(rehearsals.config),
-                "detectable_shift": _detectable_shift(len(ref_x), len(cur_x), features),
+                "detectable_shift": _detectable_shift(n_ref, n_cur, features),
             },
             thresholds={
                 "alpha": settings.alpha,
@@ -285,6 +310,52 @@ class MonitoringProbe(Probe):
             ),
             not_assessed=_unmeasured(perf),
         )
+        if large:
+            finding.measurements["data"] = {
+                which: None if handle is None else handle.describe()
+                for which, handle in (
+                    ("reference", system.reference_source),
+                    ("current", system.current_source),
+                )
+            }
+            finding.measurements["data_sample"] = note
+            finding.measurements["drift_rows"] = {"reference": n_ref, "current": n_cur}
+            finding.measurements["sketched_features"] = {
+                f.feature: asdict(f.sketch) for f in features.features if f.sketch is not None
+            }
+            finding.thresholds["max_column_bytes"] = settings.max_column_bytes
+            finding.thresholds["sketch_delta"] = settings.sketch_delta
+        return finding
+
+
+#: Checks that judge the model's outputs: on the sample when the data was sampled.
+_PREDICTING_CHECKS = ("model scores every row", "prediction drift", "performance")
+
+
+def _on_sample(check: Check, note: str) -> Check:
+    """``check``, its message saying it was measured on the sample (when it predicts)."""
+    if not note or check.name not in (*_PREDICTING_CHECKS, "performance by segment"):
+        return check
+    return replace(check, message=check.message.rstrip(".") + f"; measured {note}.")
+
+
+def _large_data_sentence(report: DriftReport, note: str) -> str:
+    """How the data larger than memory was used, for the summary."""
+    text = "feature drift on every row, read column by column from Parquet"
+    sketched = [f for f in report.features if f.sketch is not None]
+    if sketched:
+        shown = ", ".join(f.feature for f in sketched[:5])
+        more = f" and {len(sketched) - 5} more" if len(sketched) > 5 else ""
+        worst = max(sketched, key=lambda f: f.sketch.ks_error_bound if f.sketch else 0.0)
+        assert worst.sketch is not None
+        text += (
+            f" (KS of {shown}{more} from a sketch: |KS error| <= "
+            f"{worst.sketch.ks_error_bound:.4f} with probability >= "
+            f"{worst.sketch.confidence:.3f}, max_column_bytes)"
+        )
+    if note:
+        text += f"; scoring, prediction drift and performance {note}"
+    return text
 
 
 def _rehearsal_summary(r: Rehearsal) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prodready._settings import require
+from prodready.drift import DEFAULT_MAX_COLUMN_BYTES, DEFAULT_SKETCH_DELTA, MIN_COLUMN_BYTES
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,15 @@ class MonitoringSettings:
     - ``max_detection_delay`` (median decisions after the shift until the alarm) and
       ``max_false_alarms`` (per 1,000 unshifted decisions): what a monitor must achieve.
     - ``performance_window``: labelled decisions a sliding-window performance monitor scores.
+
+    Data larger than memory (a Parquet folder, or more rows than ``data.sample_rows``; see
+    :func:`prodready.drift.detect_columns` and docs/large-data.md): feature drift is tested on
+    every row, reading one column per side at a time from Parquet, ``drift_workers`` columns
+    at a time (default 2: both cores, at most two columns in memory). A numeric column of one
+    side larger than ``max_column_bytes`` as float64 (default 256 MiB: 33.5M rows) is tested
+    on a mergeable sketch of about ``max_column_bytes / 8`` rows instead, whose KS statistic
+    is within a stated bound of the exact one with probability at least
+    ``1 - 2 * sketch_delta`` (default 0.001 per side).
     """
 
     engine: Literal["auto", "scipy", "alibi"] = "auto"
@@ -82,6 +92,9 @@ class MonitoringSettings:
     max_detection_delay: int = 500
     max_false_alarms: float = 2.0
     performance_window: int = 500
+    max_column_bytes: int = DEFAULT_MAX_COLUMN_BYTES
+    sketch_delta: float = DEFAULT_SKETCH_DELTA
+    drift_workers: int = 2
 
     def __post_init__(self) -> None:
         require(
@@ -156,5 +169,8 @@ class MonitoringSettings:
             ("max_detection_delay", self.max_detection_delay, 1, 1_000_000),
             ("max_false_alarms", self.max_false_alarms, 0, 1000),
             ("performance_window", self.performance_window, 10, 1_000_000),
+            ("max_column_bytes", self.max_column_bytes, MIN_COLUMN_BYTES, 1 << 40),
+            ("sketch_delta", self.sketch_delta, 1e-12, 0.1),
+            ("drift_workers", self.drift_workers, 1, 8),
         ):
             require(low <= value <= high, name, f"is {value}", f"a value from {low:g} to {high:g}")

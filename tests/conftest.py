@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,9 +20,6 @@ from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingClas
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-if TYPE_CHECKING:
-    from prodready.adapters import ServedModel
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -196,31 +192,6 @@ def require_mlflow() -> ModuleType:
         )
 
 
-@pytest.fixture(scope="session")
-def served_binary_model(
-    binary_model: Pipeline, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServedModel]:
-    """The shared binary pipeline under one real ``mlflow models serve`` for the whole session.
-
-    Shared by tests/adapters/test_mlflow_live.py and tests/probes/test_load_mlflow.py, which
-    served this same model the same way (a signature from ``make_frame(50, 30)``,
-    ``predict_proba``, the server's log kept): one start-up (~8 s) instead of two. Safe to
-    share because both only send scoring requests, which change no state of the server (no
-    alias, no file; its log only grows, and the tests read it for what one request writes).
-    The ``with`` block stops the server and its process group at session end, whatever the
-    tests did.
-    """
-    require_mlflow()
-    from prodready.adapters import serve_mlflow
-    from tests.adapters.servers import save_mlflow_sklearn
-
-    folder = tmp_path_factory.mktemp("served-binary")
-    example = make_frame(50, 30)[NUMERIC + CATEGORICAL]
-    directory = save_mlflow_sklearn(binary_model, folder / "model", example)
-    with serve_mlflow(directory, log_dir=folder / "logs") as server:
-        yield server
-
-
 #: Test modules that exercise neither numpy/pandas behaviour nor an optional extra (the load
 #: generator, keys, signatures, the ledger and hash chain, file handling, hostile YAML, signal
 #: handling): what differs between the two test environments cannot change their outcome, so
@@ -233,6 +204,11 @@ ENV_INDEPENDENT = (
     "tests/attest/test_ledger.py",
     "tests/attest/test_sign.py",
     "tests/attest/test_openssl_route.py",
+    "tests/attest/test_approval.py",  # approval records: signing, files, the approve command
+    # The runner and scoring with stub probes (time limits, subprocess isolation, plugins,
+    # a script without a main guard): processes and threads, not numerics; the built-in
+    # probes still run isolated in both environments in their own tests (tests/probes/).
+    "tests/test_assessment.py",
     "tests/test_chain.py",
     "tests/test_files.py",
     "tests/test_spec_hostile.py",

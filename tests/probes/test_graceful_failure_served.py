@@ -83,6 +83,9 @@ def prototype(
         serialization_format="skops",
         skops_trusted_types=TRUSTED_TYPES,
         pyfunc_predict_fn="predict_proba",
+        # Given, not inferred (inference runs a subprocess: ~8 s); the server runs in this
+        # environment whatever they say, and Q2 reads none.
+        pip_requirements=["scikit-learn", "skops"],
     )
     with serve_mlflow(directory) as served:
         yield served

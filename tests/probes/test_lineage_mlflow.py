@@ -41,7 +41,13 @@ def folder(tmp_path_factory: pytest.TempPathFactory, binary_model: Pipeline) -> 
     root = tmp_path_factory.mktemp("mlflow-lineage")
     make_frame(3000, 11).to_csv(root / "train.csv", index=False)
     make_frame(500, 1).to_parquet(root / "reference.parquet", index=False)
-    mlflow.sklearn.save_model(binary_model, str(root / "model"), serialization_format="pickle")
+    # Requirements given, not inferred (inference runs a subprocess: ~8 s); lineage reads none.
+    mlflow.sklearn.save_model(
+        binary_model,
+        str(root / "model"),
+        serialization_format="pickle",
+        pip_requirements=["scikit-learn"],
+    )
     mlmodel = root / "model" / "MLmodel"
     meta = yaml.safe_load(mlmodel.read_text())
     meta["run_id"] = RUN_ID  # what log_model writes when the model is logged in a run
@@ -115,7 +121,12 @@ def test_mlflow_model_without_a_run_or_provenance_fails(
 ) -> None:
     import mlflow.sklearn
 
-    mlflow.sklearn.save_model(binary_model, str(tmp_path / "model"), serialization_format="pickle")
+    mlflow.sklearn.save_model(
+        binary_model,
+        str(tmp_path / "model"),
+        serialization_format="pickle",
+        pip_requirements=["scikit-learn"],  # not inferred: see the folder fixture
+    )
     make_frame(500, 1).to_parquet(tmp_path / "reference.parquet", index=False)
     (tmp_path / "spec.yaml").write_text(spec(""))
     finding = LineageProbe().run(load_spec(tmp_path / "spec.yaml"), ProbeContext())

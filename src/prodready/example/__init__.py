@@ -280,6 +280,17 @@ def _sklearn_version() -> str:
         return "unknown"
 
 
+def _pins(*names: str) -> list[str]:
+    """``name==version`` of each installed distribution (the name alone if not installed)."""
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            pins.append(name)
+    return pins
+
+
 def _identity(n_rows: int, seed: int, served: bool) -> dict[str, Any]:
     """What a cached directory must have been built from to be reused."""
     return {
@@ -408,6 +419,9 @@ def _build_served(directory: Path, model: Any, reference: Any) -> list[str]:
             serialization_format="skops",
             skops_trusted_types=TRUSTED_TYPES,
             pyfunc_predict_fn="predict_proba",
+            # Given, not inferred: MLflow infers them in a subprocess (7-15 s) and lists
+            # whatever the building process had imported (pytest, psutil...).
+            pip_requirements=_pins("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops"),
         ),
         PRODUCTION_DIR: lambda p: save_mlflow(
             p,

@@ -270,8 +270,11 @@ def test_a_generator_that_cannot_keep_up_is_a_warn_not_a_verdict(
     assert finding.status is Status.WARN, finding.summary
     status = checks(finding)
     assert status["load generator on schedule"] is Status.WARN
-    latency = next(c for c in finding.checks if c.name == "latency at 10x")
-    assert latency.status is Status.WARN and latency.message.startswith("Inconclusive: ")
+    # Which judged phase the generator fell behind in depends on when the GIL was held (1x,
+    # 10x or both): each such phase's checks are inconclusive WARNs, and nothing is a FAIL.
+    late = [c for c in finding.checks if c.message.startswith("Inconclusive: ")]
+    assert late and all(c.status is Status.WARN for c in late)
+    assert not any(c.status is Status.FAIL for c in finding.checks)
     assert "could not keep its schedule" in finding.summary
     assert "serve it" in finding.remediation
 

@@ -535,15 +535,15 @@ def _fleet(args: argparse.Namespace) -> int:
     bar: Any = None
 
     def on_cluster(cluster: dict[str, Any]) -> None:
-        nonlocal bar
         where = f"{cluster['kind']} cluster at {cluster['address']}, {cluster['workers']} workers"
         _error(f"prodready: fleet on a {where}")
         if cluster.get("dashboard"):
             _error(f"prodready: Dask dashboard: {cluster['dashboard']}")
-        if not args.quiet:
-            bar = _progress_bar(total)
 
     def progress(done: int, all_: int, run: SystemRun) -> None:
+        nonlocal bar
+        if bar is None and not args.quiet:
+            bar = _progress_bar(all_)
         verdict = run.verdict.upper() if run.state == "assessed" else run.state.upper()
         line = f"[{done}/{all_}] {run.name}: {verdict}" + (
             f" (overall {pct(run.overall)})" if run.overall is not None else f" -- {run.reason}"
@@ -556,9 +556,6 @@ def _fleet(args: argparse.Namespace) -> int:
         else:
             _out(line)
 
-    from prodready.fleet import read_fleet
-
-    total = len(read_fleet(args.fleet))
     try:
         result: FleetResult = assess_fleet(
             args.fleet,

@@ -28,6 +28,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -150,7 +151,7 @@ def assess_fleet(
     finally:
         if not published:
             shutil.rmtree(work, ignore_errors=True)
-    result = _relocated(result, final)
+    result = replace(result, directory=final)
     if ledger_path is not None:
         _append(ledger_path, result)
     return result
@@ -452,12 +453,6 @@ def _summarise(
     )
     write_summary(result)
     return result
-
-
-def _relocated(result: FleetResult, final: Path) -> FleetResult:
-    from dataclasses import replace
-
-    return replace(result, directory=final)
 
 
 def _append(ledger: Path, result: FleetResult) -> None:

@@ -130,9 +130,9 @@ def run_system(
 ) -> dict[str, Any]:
     """Run ``prodready assess`` for one system into ``sweep_dir/slug``; return its outcome.
 
-    The outcome: ``slug``, ``exit_code`` (the CLI's; None when the run was stopped before it
-    started), ``reason`` (its last line of output when it did not finish), ``seconds``,
-    ``stopped`` (True when the sweep's STOP file ended it). Never raises for a run that
+    The outcome: ``slug``, ``exit_code`` (the CLI's; None when the sweep was stopped before
+    the run started), ``reason`` (its last line of output when it did not finish),
+    ``seconds``. Never raises for a run that
     fails: that is the system's outcome, not the task's.
     """
     sweep = Path(sweep_dir)
@@ -152,9 +152,8 @@ def run_system(
         },
     )
     started = time.monotonic()
-    outcome: dict[str, Any] = {"slug": slug, "exit_code": None, "reason": "", "stopped": False}
+    outcome: dict[str, Any] = {"slug": slug, "exit_code": None, "reason": ""}
     if (internal / STOP_FILE).exists():
-        outcome["stopped"] = True
         return outcome
     if (sweep / slug / "results.json").is_file():
         # A previous attempt published the run before its worker died: it stands.
@@ -197,7 +196,6 @@ def run_system(
         _record(attempts, {"event": "child", "host": host, "pid": child.pid, "time": _now()})
         code = _wait(child, internal / STOP_FILE)
     outcome["exit_code"] = code
-    outcome["stopped"] = (internal / STOP_FILE).exists() and code not in (0, 1)
     outcome["seconds"] = round(time.monotonic() - started, 3)
     if code not in (0, 1):
         outcome["reason"] = _reason(log)

@@ -193,6 +193,39 @@ def test_reordered_lines_are_named(tmp_path: Path) -> None:
     assert any("out of order" in p.message for p in check.problems)
 
 
+def test_a_reordering_is_told_from_a_deletion(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    chain_of(path, 6)
+    lines = lines_of(path)
+    cases = {
+        "swapped": (
+            [*lines[:2], lines[3], lines[2], *lines[4:]],
+            [
+                "line 3: seq 4 follows seq 2: seq 3 is later, at line 4 (lines reordered)",
+                "line 4: seq 3 follows seq 4: out of order (lines reordered or inserted)",
+                "line 5: seq 5 follows seq 3: seq 4 is earlier, at line 3 (lines reordered)",
+            ],
+        ),
+        "moved to the end": (
+            [lines[0], *lines[2:], lines[1]],
+            [
+                "line 2: seq 3 follows seq 1: seq 2 is later, at line 6 (lines reordered)",
+                "line 6: seq 2 follows seq 6: out of order (lines reordered or inserted)",
+            ],
+        ),
+        "deleted, a copy of the next appended": (
+            [*lines[:2], *lines[3:], lines[3]],
+            [
+                "line 3: seq 4 follows seq 2: 1 line(s) missing before it (deleted)",
+                "line 6: seq 4 follows seq 6: out of order (lines reordered or inserted)",
+            ],
+        ),
+    }
+    for name, (edited, expected) in cases.items():
+        write_lines(path, edited)
+        assert [str(p) for p in verify(path).problems] == expected, name
+
+
 def test_an_inserted_copy_of_a_line_is_named(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
     chain_of(path, 4)

@@ -70,6 +70,8 @@ _HEX = frozenset("0123456789abcdef")
 # The tail is read backwards in blocks of this size until a whole line is found: one block
 # holds a typical line, so an append usually reads 8 KiB, whatever the file's size.
 _TAIL_BLOCK = 8192
+# A gap of more lines than this is reported as deleted without looking for them elsewhere.
+_MAX_GAP = 20
 # Every line ends with these bytes and the 64 hex digits between them.
 _HASH_KEY = b',"hash":"'
 _HASH_END = b'"}'
@@ -241,6 +243,13 @@ def verify(
     last: ChainHead | None = None
     anchored = anchor is None
     after_malformed = False
+    # Gaps reported as deleted lines (problem index, first and last missing seq, line) and
+    # where lines out of place are (seq -> line, kept for lines with a link problem and for
+    # the seqs a gap misses, so the memory stays bounded by the problems): a gap whose seqs
+    # are all elsewhere in the file was a reordering, not a deletion.
+    gaps: list[tuple[int, int, int, int]] = []
+    seen: dict[int, int] = {}
+    wanted: set[int] = set()
     try:
         stream = open(os.fspath(path), "rb")  # noqa: SIM115 -- closed in the finally below
     except FileNotFoundError:
@@ -276,7 +285,14 @@ def verify(
             # malformed line held the seq in between (already reported).
             skipped = after_malformed and seq == expected_seq + 1
             if (prev != expected_prev or seq != expected_seq) and not skipped:
+                if len(problems) < limit:
+                    seen.setdefault(seq, number)
+                    if 0 < seq - expected_seq <= _MAX_GAP:
+                        gaps.append((len(problems), expected_seq, seq - 1, number))
+                        wanted.update(range(expected_seq, seq))
                 problem(number, _link_problem(seq, expected_seq, last))
+            elif seq in wanted:
+                seen.setdefault(seq, number)
             after_malformed = False
             # Go on from this line whatever its problems: the next line links to its hash,
             # so one edit, deletion or insertion gives one problem, not one per later line.
@@ -287,6 +303,20 @@ def verify(
                 anchored = True
     finally:
         stream.close()
+    for index, first, final, number in gaps:
+        where = [seen.get(s, 0) for s in range(first, final + 1)]
+        if not all(where):  # some are nowhere out of place in the file: deleted
+            continue
+        moved = f"seq {first} is" if first == final else f"seqs {first}-{final} are"
+        lines = ("line " if len(where) == 1 else "lines ") + ", ".join(map(str, where))
+        if all(line > number for line in where):
+            why = f"{moved} later, at {lines} (lines reordered)"
+        elif all(line < number for line in where):
+            why = f"{moved} earlier, at {lines} (lines reordered)"
+        else:
+            why = f"{moved} elsewhere, at {lines} (lines reordered)"
+        head = problems[index].message.split(": ")[0]
+        problems[index] = ChainProblem(number, f"{head}: {why}")
     if not anchored and anchor is not None:
         got = f"ends at seq {last.seq}" if last is not None else "has no intact line"
         problem(

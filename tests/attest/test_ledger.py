@@ -97,7 +97,7 @@ def _inserted(lines: list[str]) -> None:
     [
         (_edited, 3, "line 3: seq 3: the content does not match its hash (edited)"),
         (_deleted, 3, "line 3: seq 4 follows seq 2: 1 line(s) missing before it (deleted)"),
-        (_reordered, 3, "line 3: seq 4 follows seq 2: 1 line(s) missing before it (deleted)"),
+        (_reordered, 3, "line 3: seq 4 follows seq 2: seq 3 is later, at line 4 (lines reordered)"),
         (_inserted, 5, "line 5: seq 2 follows seq 4: out of order (lines reordered or inserted)"),
     ],
     ids=["edited", "deleted", "reordered", "inserted"],

@@ -93,21 +93,30 @@ def flip_positions(run_dir: Path, n: int, seed: int) -> list[tuple[str, int]]:
     return picks
 
 
-def test_every_one_of_200_flipped_bytes_is_detected(signed_run: SignedRun, tmp_path: Path) -> None:
+def test_every_one_of_200_flipped_bytes_is_detected(
+    signed_run: SignedRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run = signed_run.copy(tmp_path)
     rng = random.Random(7)
     picks = flip_positions(run, 200, seed=200)
     assert len(picks) == 200 and {name for name, _ in picks} == set(SUBJECTS)
     started = time.perf_counter()
+    capsys.readouterr()
     for name, position in picks:
         original = (run / name).read_bytes()
         _flip(run / name, position, rng)
         try:
             result = verify_run(run, signed_run.public)
+            code = main(["verify", str(run), "--key", str(signed_run.public)])  # the command
         finally:
             (run / name).write_bytes(original)
         assert not result.ok and not result.wrong_key, (name, position)
         assert result.changed == [name] and result.problems == [f"changed: {name}"]
+        out = capsys.readouterr().out.splitlines()
+        assert code == 1 and out == [
+            f"{run}: changed: {name}",
+            f"{run}: NOT VERIFIED: 1 problem(s)",
+        ]
     assert time.perf_counter() - started < 30
     assert verify_run(run, signed_run.public).ok  # restored: intact again
 
@@ -123,8 +132,71 @@ def test_a_flipped_byte_in_the_envelope_is_detected(signed_run: SignedRun, tmp_p
             result = verify_run(run, signed_run.public)
         finally:
             envelope.write_bytes(original)
-        assert not result.ok, position
+        assert not result.ok and not result.wrong_key, position
         assert result.problems and all(p.startswith(ENVELOPE) for p in result.problems)
+
+
+def test_renamed_files_and_envelopes_or_signatures_of_other_runs_are_detected(
+    signed_run: SignedRun, tmp_path: Path
+) -> None:
+    import shutil
+
+    from prodready.attest import load_signer, sign_run
+    from prodready.results import Assessment
+
+    # A renamed file: the old name is missing, the new one added.
+    run = signed_run.copy(tmp_path / "renamed")
+    (run / "report.html").rename(run / "report-final.html")
+    result = verify_run(run, signed_run.public)
+    assert result.missing == ["report.html"] and result.added == ["report-final.html"]
+    # Another run signed by the same key (its results differ): its whole envelope, put in
+    # this folder, verifies as a signature but names the files that differ.
+    other = signed_run.copy(tmp_path / "other")
+    (other / "results.json").write_text((other / "results.json").read_text() + " ")
+    sign_run(
+        other, load_signer(signed_run.private), Assessment.load(signed_run.run_dir / "results.json")
+    )
+    assert verify_run(other, signed_run.public).ok
+    run = signed_run.copy(tmp_path / "swapped")
+    shutil.copyfile(other / ENVELOPE, run / ENVELOPE)
+    result = verify_run(run, signed_run.public)
+    assert result.changed == ["results.json"] and not result.ok and not result.wrong_key
+    # Its signature alone, put in this folder's envelope: the signature does not verify.
+    run = signed_run.copy(tmp_path / "signature")
+    envelope = json.loads((run / ENVELOPE).read_text())
+    envelope["signatures"] = json.loads((other / ENVELOPE).read_text())["signatures"]
+    (run / ENVELOPE).write_text(json.dumps(envelope, indent=1, sort_keys=True) + "\n")
+    result = verify_run(run, signed_run.public)
+    assert not result.ok and not result.wrong_key
+    assert result.problems == [
+        f"{ENVELOPE}: the signature does not verify with key {result.signer}: the envelope or "
+        "its payload was altered"
+    ]
+    # A second signature added (even a valid one by another key) is an altered envelope.
+    from prodready.attest._dsse import sign_envelope
+
+    envelope = json.loads((signed_run.run_dir / ENVELOPE).read_text())
+    extra = sign_envelope(
+        base64.b64decode(envelope["payload"]),
+        envelope["payloadType"],
+        load_private_key(signed_run.private.with_name("other.key")),
+    )
+    envelope["signatures"] += extra["signatures"]
+    (run / ENVELOPE).write_text(json.dumps(envelope, indent=1, sort_keys=True) + "\n")
+    for key in (signed_run.public, signed_run.other_public):
+        result = verify_run(run, key)
+        assert result.problems == [f"{ENVELOPE}: the signature's keyid was altered"], key
+    # Whitespace the signature does not cover is still a byte of the file: it must not change.
+    text = (signed_run.run_dir / ENVELOPE).read_text()
+    for edited in (text.replace("\n ", "\n\r", 1), text.rstrip("\n"), json.dumps(json.loads(text))):
+        (run / ENVELOPE).write_text(edited)
+        result = verify_run(run, signed_run.public)
+        assert result.problems == [
+            f"{ENVELOPE}: is not byte for byte as prodready wrote it (its JSON was edited or "
+            "reformatted): the envelope was altered"
+        ]
+    (run / ENVELOPE).write_text(text)
+    assert verify_run(run, signed_run.public).ok
 
 
 def test_added_and_missing_files_are_named(

@@ -157,8 +157,13 @@ def sign_run(
     }
     payload = json.dumps(statement, indent=1, sort_keys=True, allow_nan=False).encode()
     envelope = sign_envelope(payload, PAYLOAD_TYPE, signer.key)
-    text = json.dumps(envelope, indent=1, sort_keys=True) + "\n"
-    return atomic_write(folder / ENVELOPE, text)
+    return atomic_write(folder / ENVELOPE, _envelope_text(envelope))
+
+
+def _envelope_text(envelope: Mapping[str, Any]) -> str:
+    """The envelope file's exact text: :func:`verify_run` demands these bytes, so that no
+    byte of the file can change unseen (not even whitespace the signature does not cover)."""
+    return json.dumps(envelope, indent=1, sort_keys=True) + "\n"
 
 
 def _digests(folder: Path, skip: Collection[str], *, strict: bool) -> dict[str, str]:
@@ -300,7 +305,8 @@ def _read_envelope(path: Path) -> tuple[dict[str, Any] | None, str]:
     if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_ENVELOPE_BYTES:
         return None, f"{ENVELOPE}: is not a regular file of a DSSE envelope's size"
     try:
-        value = json.loads(path.read_bytes())
+        data = path.read_bytes()
+        value = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         return None, f"{ENVELOPE}: is not JSON: the envelope was altered"
     if not (
@@ -317,6 +323,11 @@ def _read_envelope(path: Path) -> tuple[dict[str, Any] | None, str]:
         )
     if value["payloadType"] != PAYLOAD_TYPE:
         return None, f"{ENVELOPE}: its payloadType is not {PAYLOAD_TYPE}: altered"
+    if data != _envelope_text(value).encode():
+        return None, (
+            f"{ENVELOPE}: is not byte for byte as prodready wrote it (its JSON was edited or "
+            "reformatted): the envelope was altered"
+        )
     return value, ""
 
 

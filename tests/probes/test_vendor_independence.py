@@ -8,6 +8,7 @@ module; each deliberately broken variant gets the exact status and reason it des
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from prodready.probes.vendor_independence._deps import (
     classify_licence,
     imports_in_source,
     modules_in_pickle,
+    vendor_of_module,
 )
 from prodready.probes.vendor_independence._export import Export
 from prodready.results import Finding, Status, Table
@@ -144,6 +146,21 @@ def test_a_vendor_sdk_declared_in_the_requirements_fails(
     assert "azure-ai-ml (Microsoft Azure) required by requirements.txt" in vendor.message
 
 
+def test_a_vendor_sdk_in_an_included_requirements_file_fails(
+    example: tuple[Pipeline, pd.DataFrame], tmp_path: Path, scan_only: None
+) -> None:
+    model, reference = example
+    (tmp_path / "env").mkdir()
+    (tmp_path / "requirements.txt").write_text("numpy\n-r env/serving.txt\n")
+    # Includes are relative to the including file; a loop back is read once.
+    (tmp_path / "env" / "serving.txt").write_text("--requirement ../requirements.txt\nsagemaker\n")
+    system = system_of(model, reference, requirements="requirements.txt")
+    system.source = str(tmp_path / "spec.yaml")
+    vendor = check(run(system), "no vendor SDK")
+    assert vendor.status == Status.FAIL
+    assert "sagemaker (Amazon Web Services) required by requirements.txt" in vendor.message
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("mlflow") is None, reason="needs mlflow (prodready[mlflow])"
 )
@@ -178,6 +195,21 @@ def test_a_model_skl2onnx_cannot_convert_falls_back_to_skops() -> None:
     export = check(finding, "portable export")
     assert export.status == Status.PASS
     assert "ONNX cannot express it" in export.message
+
+
+@needs_onnx
+def test_a_model_no_open_format_can_run_fails_naming_both_routes() -> None:
+    frame = pd.DataFrame({"a": np.linspace(0, 5, 120), "b": np.linspace(1, 2, 120)[::-1]})
+    # A lambda: skl2onnx cannot convert it, and a skops file cannot bring it back elsewhere.
+    model = make_pipeline(FunctionTransformer(lambda x: x * 2), LogisticRegression())
+    model.fit(frame, (frame["a"] > 2.5).astype(int))
+    finding = run(System(model=model, reference=frame, task="binary"))
+    export = check(finding, "portable export")
+    assert finding.status == Status.FAIL and export.status == Status.FAIL
+    assert export.message.startswith("The model is not portable: ONNX cannot express it (")
+    assert "FunctionTransformer is not supported" in export.message
+    assert "and the skops export does not load and run in a clean process" in export.message
+    assert ".." not in export.message and "not portable" in finding.summary
 
 
 def test_without_the_onnx_extra_skops_is_checked_and_it_warns(
@@ -286,6 +318,11 @@ def test_declared_absent_fails() -> None:
         ("BSD-3-Clause", "open"),
         ("Apache Software License", "open"),
         ("LGPL-3.0", "open"),
+        ("BSL-1.0", "open"),  # the Boost Software License, not the Business Source License
+        ("Boost Software License 1.0 (BSL-1.0)", "open"),
+        ("BSL 1.1", "source-available"),
+        ("Elastic-2.0", "source-available"),
+        ("CC-BY-NC-4.0", "source-available"),
     ],
 )
 def test_licence_categories(licence: str, category: str) -> None:
@@ -299,3 +336,75 @@ def test_static_scans_import_nothing() -> None:
     assert imports_in_source("this is not python (") == []
     assert modules_in_pickle(b"csagemaker.predictor\nPredictor\n.") == ["sagemaker.predictor"]
     assert modules_in_pickle(b"not a pickle") == []
+
+
+@pytest.mark.parametrize(
+    ("source", "vendor"),
+    [
+        ("import importlib\nimportlib.import_module(name='boto3')\n", "Amazon Web Services"),
+        (
+            "from importlib import import_module\nimport_module('sagemaker')\n",
+            "Amazon Web Services",
+        ),
+        ("import sagemaker_inference.decoder\n", "Amazon Web Services"),
+        ("import mlflow.sagemaker\n", "Amazon Web Services"),
+        ("\ufeffimport boto3\n", "Amazon Web Services"),  # a byte-order mark: Python ignores it
+        ("print 'python 2'\nfrom google.cloud import aiplatform\n", "Google Cloud"),
+        ("def serve():\n    exec(\n    import_module('vertexai')\n", "Google Cloud"),
+        ("from google import genai\n", "Google Cloud"),
+        ("from azure.storage.blob import BlobServiceClient\n", "Microsoft Azure"),
+        (
+            "try:\n    from azureml.core import Workspace\nexcept ImportError:\n    pass\n",
+            "Microsoft Azure",
+        ),
+    ],
+)
+def test_vendor_imports_in_every_form_are_seen(source: str, vendor: str) -> None:
+    assert vendor in [vendor_of_module(m, []) for m in imports_in_source(source)], source
+
+
+def test_open_modules_are_not_vendor_sdks() -> None:
+    for module in ("google.protobuf", "sagemath", "mlflow.sklearn", "onnxruntime", "azurite"):
+        assert vendor_of_module(module, []) is None, module
+
+
+def test_a_model_class_from_the_teams_own_module_has_its_source_scanned(
+    example: tuple[Pipeline, pd.DataFrame],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    scan_only: None,
+) -> None:
+    _, reference = example
+    (tmp_path / "vendor_wrapped.py").write_text(
+        "from sklearn.base import BaseEstimator, ClassifierMixin\n\n\n"
+        "class Wrapped(BaseEstimator, ClassifierMixin):\n"
+        "    def __init__(self, inner=None):\n        self.inner = inner\n\n"
+        "    def fit(self, X, y):\n"
+        "        self.inner.fit(X, y)\n        self.classes_ = self.inner.classes_\n"
+        "        return self\n\n"
+        "    def predict_proba(self, X):\n"
+        "        if False:  # the production branch: never taken here\n"
+        "            import boto3  # noqa: F401\n"
+        "        return self.inner.predict_proba(X)\n\n"
+        "    def predict(self, X):\n        return self.inner.predict(X)\n"
+    )
+    path = tmp_path / "vendor_wrapped.py"
+    spec = importlib.util.spec_from_file_location("vendor_wrapped", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "vendor_wrapped", module)  # removed after the test
+    spec.loader.exec_module(module)
+    numeric = [c for c in FEATURES if reference[c].dtype.kind in "fi"][:3]
+    model = module.Wrapped(LogisticRegression(max_iter=300))
+    model.fit(reference[numeric], reference[TARGET])
+    system = System(
+        model=model,
+        reference=reference[[*numeric, TARGET]],
+        target=TARGET,
+        settings={"vendor_independence": {"sample_rows": 50}},
+    )
+    finding = run(system)
+    vendor = check(finding, "no vendor SDK")
+    assert vendor.status == Status.FAIL
+    assert "boto3 (Amazon Web Services) imported by vendor_wrapped.py" in vendor.message
+    assert finding.status == Status.FAIL

@@ -29,7 +29,8 @@ from tests.lab.conftest import chromium_executable
 SCRIPT = "<script>window.__pwned = (window.__pwned || 0) + 1</script>"
 IMG = '<img src=x onerror="window.__pwned = (window.__pwned || 0) + 1">'
 FEATURE = f"income{SCRIPT}"
-OWNER = f"Risk {SCRIPT} team {IMG}"
+LINK = '<a href="javascript:window.__pwned=(window.__pwned||0)+1">read me</a>'
+OWNER = f"Risk {SCRIPT} team {IMG} \"'</script>{SCRIPT} {LINK} javascript:alert(1) é 💣"
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
             intended_use=f"use {IMG}",
             training_data=SCRIPT,
             out_of_scope_uses="none",
-            limitations="synthetic",
+            limitations=f"synthetic {LINK} " + "long " * 4000,
         ),
         settings={"compliance": {"render_check": False}},
         source=str(spec),
@@ -94,7 +95,12 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_script_names_show_as_text_and_run_nothing(browser: Any, report: Path) -> None:
     page = browser.new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(report.as_uri())
@@ -111,6 +117,10 @@ def test_script_names_show_as_text_and_run_nothing(browser: Any, report: Path) -
         == 0
     )
     assert page.evaluate("document.querySelectorAll('img[src=x]').length") == 0
+    # The javascript: link is text too: no element of the page links anywhere but within it.
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+    assert hrefs and all(h.startswith("#") for h in hrefs), hrefs
+    assert LINK in text
     page.close()
 
 

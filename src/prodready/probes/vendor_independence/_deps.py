@@ -26,6 +26,7 @@ import ast
 import itertools
 import pickletools
 import re
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, distribution, distributions
@@ -36,23 +37,31 @@ from typing import Any
 import yaml
 
 #: Cloud vendors' ML SDKs: (vendor, distribution name patterns, import module prefixes).
-#: A pattern ending in ``*`` matches any name with that prefix. A serving path that needs one
-#: of these can only run where that vendor's service answers.
+#: A distribution pattern ending in ``*`` matches any name with that prefix; a module prefix
+#: ending in ``*`` any top-level module whose name starts so (``sagemaker*``:
+#: ``sagemaker_inference``). A serving path that needs one of these can only run where that
+#: vendor's service answers.
 VENDOR_SDKS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     (
         "Amazon Web Services",
         ("boto3", "botocore", "aiobotocore", "sagemaker", "sagemaker-*", "awswrangler"),
-        ("boto3", "botocore", "aiobotocore", "sagemaker", "awswrangler"),
+        ("boto3", "botocore", "aiobotocore", "sagemaker*", "awswrangler", "mlflow.sagemaker"),
     ),
     (
         "Google Cloud",
-        ("google-cloud-*", "vertexai", "google-api-python-client"),
-        ("google.cloud", "vertexai", "googleapiclient"),
+        (
+            "google-cloud-*",
+            "vertexai",
+            "google-api-python-client",
+            "google-generativeai",
+            "google-genai",
+        ),
+        ("google.cloud", "vertexai", "googleapiclient", "google.generativeai", "google.genai"),
     ),
     (
         "Microsoft Azure",
-        ("azureml-*", "azure-ai-ml", "azure-ai-*", "azure-identity"),
-        ("azureml", "azure.ai", "azure.identity"),
+        ("azureml-*", "azure-*"),  # the azure namespace is Azure's SDK (ai, storage...)
+        ("azureml", "azure"),
     ),
     ("Databricks", ("databricks-*", "databricks"), ("databricks",)),
     (
@@ -85,7 +94,10 @@ def vendor_of_module(module: str, extra: list[str]) -> str | None:
     """The vendor whose SDK the imported module ``module`` belongs to, or None."""
     for vendor, _, prefixes in VENDOR_SDKS:
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
+            if prefix.endswith("*"):
+                if module.split(".")[0].startswith(prefix[:-1]):
+                    return vendor
+            elif module == prefix or module.startswith(prefix + "."):
                 return vendor
     for name in extra:
         if module == name or module.startswith(name + "."):
@@ -115,9 +127,13 @@ def classify_licence(text: str) -> str:
         return "unknown"
     if "commons clause" in low or "commons-clause" in low:
         return "source-available"
+    # BSL-1.0 is the Boost Software License (open); the Business Source License is BUSL-1.1,
+    # though some packages write it "BSL 1.1" or plain "BSL".
+    low = re.sub(r"boost software license[^,;()]*|\bbsl-1\.0\b", "boost", low)
     if re.search(
         r"\bbsl\b|business source|\bbusl\b|\bsspl\b|server side public|elastic license"
-        r"|\belv2\b|polyform|confluent community",
+        r"|\belastic-2\.0\b|\belv2\b|polyform|confluent community"
+        r"|non-?commercial|\bcc-by(?:-sa)?-nc\b|\bcc-by-nc",
         low,
     ):
         return "source-available"
@@ -243,12 +259,25 @@ class Scan:
     outside: list[Dist] = field(default_factory=list)
 
 
+#: Import statements and ``import_module("x")`` calls, for a file ast cannot parse.
+_IMPORT_LINE = re.compile(
+    r"^[ \t]*(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+import\b|import[ \t]+([A-Za-z_][\w.]*))"
+    r"|(?:import_module|__import__)\(\s*(?:name\s*=\s*)?['\"]([A-Za-z_][\w.]*)['\"]",
+    re.M,
+)
+
+
 def imports_in_source(text: str) -> list[str]:
-    """The modules a Python source imports (absolute imports only), without running it."""
+    """The modules a Python source imports (absolute imports only), without running it.
+
+    A source that does not parse (Python 2, a syntax error) is searched line by line for
+    import statements instead: a file that hides a vendor import must not pass unseen.
+    """
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark: Python ignores it too
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
-        return []
+        return [next(g for g in m.groups() if g) for m in _IMPORT_LINE.finditer(text)]
     found: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -256,13 +285,12 @@ def imports_in_source(text: str) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             found += [f"{node.module}.{alias.name}" for alias in node.names]
             found.append(node.module)
-        elif (
-            isinstance(node, ast.Call)
-            and getattr(node.func, "attr", getattr(node.func, "id", ""))
-            in ("import_module", "__import__")
-            and node.args
-        ):
-            first = node.args[0]
+        elif isinstance(node, ast.Call) and getattr(
+            node.func, "attr", getattr(node.func, "id", "")
+        ) in ("import_module", "__import__"):
+            # import_module("x") or import_module(name="x"); a computed name cannot be seen.
+            named = [k.value for k in node.keywords if k.arg == "name"]
+            first = node.args[0] if node.args else (named[0] if named else None)
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 found.append(first.value)
     return found
@@ -285,15 +313,26 @@ def modules_in_pickle(data: bytes) -> list[str]:
     return found
 
 
-def requirement_lines(path: Path) -> list[str]:
+_INCLUDE = re.compile(r"(?:-r|--requirement)(?:\s*=\s*|\s+|(?=[^\s-]))(\S+)")
+
+
+def requirement_lines(path: Path, _seen: frozenset[Path] = frozenset()) -> list[str]:
+    """The requirement lines of a pip requirements file, following its ``-r FILE`` includes
+    (relative to the including file; each file read once); options and comments left out."""
     lines: list[str] = []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return lines
+    seen = _seen | {path.resolve()}
     for line in text.splitlines():
         line = line.split(" #")[0].strip()
-        if line and not line.startswith(("#", "-")):
+        include = _INCLUDE.fullmatch(line)
+        if include:
+            target = path.parent / include.group(1)
+            if target.resolve() not in seen and len(seen) < 50:
+                lines += requirement_lines(target, seen)
+        elif line and not line.startswith(("#", "-")):
             lines.append(line)
     return lines
 
@@ -389,16 +428,28 @@ def _module_roots(
     return roots
 
 
-def model_roots(model: Any, scan: Scan, model_format: str) -> list[Root]:
-    """The direct needs of a model in process: the distributions its classes come from."""
+def model_roots(
+    model: Any, scan: Scan, model_format: str, extra_sdks: list[str] | None = None
+) -> list[Root]:
+    """The direct needs of a model in process: the distributions its classes come from.
+
+    A class from a module no installed distribution owns (the team's own code, e.g. a
+    wrapper beside the spec) is serving code: that module's source file is scanned for its
+    imports too, read, never imported again.
+    """
     scan.sources.append("the model's classes (in process)")
     modules: set[str] = set()
     _walk(model, modules, depth=0, seen=set())
     roots: list[Root] = []
     owners = _owners()
     for module in sorted(modules):
-        for name in owners.get(module.split(".")[0], []):
+        top = module.split(".")[0]
+        for name in owners.get(top, []):
             roots.append(Root(name, f"class from {module}"))
+        if not owners.get(top) and top not in _STDLIB:
+            source = getattr(sys.modules.get(module), "__file__", None)
+            if isinstance(source, str) and source.endswith(".py") and Path(source).is_file():
+                roots += scan_code_file(Path(source), Path(source).parent, scan, extra_sdks or [])
     loader = {"skops": "skops", "mlflow": "mlflow"}.get(model_format)
     if loader:
         roots.append(Root(loader, f"loads the {model_format} model"))
@@ -437,7 +488,7 @@ def _walk(obj: Any, modules: set[str], depth: int, seen: set[int]) -> None:
 _OWNERS: dict[str, list[str]] | None = None
 #: Files of a model folder looked at, at most.
 _MAX_FILES = 5000
-_STDLIB = frozenset(__import__("sys").stdlib_module_names) | {"__main__", "builtins"}
+_STDLIB = frozenset(sys.stdlib_module_names) | {"__main__", "builtins"}
 
 
 def _owners() -> dict[str, list[str]]:

@@ -123,7 +123,7 @@ def _scan(system: System, settings: VendorIndependenceSettings) -> tuple[Scan, l
         roots += mlflow_roots(folder, scan, settings.vendor_sdks)
     else:
         fmt = system.model_artifact.format if system.model_artifact else ""
-        roots += model_roots(system.model, scan, fmt)
+        roots += model_roots(system.model, scan, fmt, settings.vendor_sdks)
     for item in settings.serving_code:
         path = base / item
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
@@ -190,8 +190,16 @@ def _export_check(export: Export, settings: VendorIndependenceSettings, proba: b
     tol = f"max |original - export| <= {settings.tolerance:g} in a clean process"
     if export.route == "none" or export.max_diff is None:
         problem = export.problem or export.onnx_problem or "no open format could express it"
+        if export.problem and export.onnx_problem and export.onnx_problem not in problem:
+            # Both routes were tried: say why each failed, not only the fallback's error.
+            first = "ONNX was not checked" if export.onnx_missing else "ONNX cannot express it"
+            problem = f"{first} ({export.onnx_problem.rstrip('.')}), and {problem}"
         return Check(
-            "portable export", Status.FAIL, None, tol, f"The model is not portable: {problem}."
+            "portable export",
+            Status.FAIL,
+            None,
+            tol,
+            f"The model is not portable: {problem.rstrip('.')}.",
         )
     fmt = "ONNX" if export.route == "onnx" else "skops"
     where = export.runtime or fmt

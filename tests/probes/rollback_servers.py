@@ -221,3 +221,34 @@ def served_version_raising() -> str:
 def restore(version: str) -> None:
     """Put exactly ``version`` back (prodready calls it after the rehearsal if needed)."""
     _server().live = version
+
+
+#: Released by the tests once they have their finding: the hanging hooks below return then.
+RELEASE = threading.Event()
+
+
+def rollback_hanging() -> None:
+    """A rollback procedure that never returns (until the test releases it)."""
+    RELEASE.wait(30)
+
+
+def deploy_hanging(candidate: str | None) -> str:
+    """A deployment that never returns (until the test releases it), having changed nothing."""
+    RELEASE.wait(30)
+    return "v2"
+
+
+class RefusingRegistry(FakeRegistry):
+    """A registry that refuses to move the alias to the candidate (a permission, a lock)."""
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        from prodready._exceptions import RegistryError
+
+        if str(version) != "1":
+            raise RegistryError(f"registry fake://registry: model {name!r}: permission denied")
+        super().set_alias(name, alias, version)
+
+
+def rollback_exiting() -> None:
+    """A rollback script that calls sys.exit() with an error status."""
+    raise SystemExit(2)

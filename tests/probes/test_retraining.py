@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,35 @@ def no_alias_hook(request: Any) -> dict[str, Any]:
     return {"version": registry.register(request.model_name, model_dir).version}
 
 
+def exiting_hook(request: Any) -> None:
+    """Broken: the training script calls sys.exit()."""
+    raise SystemExit(3)
+
+
+class _Unreadable:
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("lazy proxy: session closed")
+
+
+def unreadable_hook(request: Any) -> Any:
+    """Broken: returns an object whose every attribute raises."""
+    return _Unreadable()
+
+
+def garbage_hook(request: Any) -> float:
+    """Broken: returns a number that is neither a version nor a model."""
+    return 3.5
+
+
+#: Released by the test once it has its finding: hanging_hook returns then.
+RELEASE = threading.Event()
+
+
+def hanging_hook(request: Any) -> None:
+    """Broken: retraining that never finishes (until the test releases it)."""
+    RELEASE.wait(30)
+
+
 #: Set by cancelling_hook: the run is stopped (Stop button, time limit) while it retrains.
 CANCEL = threading.Event()
 
@@ -166,6 +196,13 @@ def cancelling_hook(request: Any) -> dict[str, Any]:
     answer = promoting_hook(request)
     CANCEL.set()
     return answer
+
+
+def promoting_then_hanging_hook(request: Any) -> None:
+    """Promotes, then hangs; meanwhile the run is stopped (Stop button, time limit)."""
+    promoting_hook(request)
+    CANCEL.set()
+    RELEASE.wait(30)
 
 
 def interrupted_hook(request: Any) -> None:
@@ -319,6 +356,54 @@ def test_hook_that_raises_fails(served: Any, registry: MLflowRegistry) -> None:
     assert "RuntimeError: the training cluster is down" in finding.summary
 
 
+@pytest.mark.parametrize(
+    ("hook", "problem"),
+    [
+        ("exiting_hook", "raised SystemExit: 3"),
+        (
+            "unreadable_hook",
+            "returned a _Unreadable that cannot be read (RuntimeError: lazy proxy: session closed)",
+        ),
+        ("garbage_hook", "returned a float (expected a version or a fitted model)"),
+    ],
+)
+def test_broken_answers_of_a_hook_fail_naming_them(served: Any, hook: str, problem: str) -> None:
+    finding = rehearse(system(served, hook))
+    assert finding.status is Status.FAIL
+    assert failed(finding) == {"retraining ran"}
+    assert finding.summary.endswith(f"; the retrain hook {problem}.")
+
+
+def test_hook_that_hangs_fails_within_its_timeout(served: Any, registry: MLflowRegistry) -> None:
+    RELEASE.clear()
+    try:
+        finding = rehearse(system(served, "hanging_hook", registry, timeout_s=0.5), registry)
+    finally:
+        RELEASE.set()
+    assert finding.status is Status.FAIL
+    assert failed(finding) == {"retraining ran"}
+    assert finding.summary.endswith(
+        "; the retrain hook did not finish within 0.5 s (retraining.timeout_s); it may still be "
+        "running, and change the registry after this rehearsal."
+    )
+    assert 0.5 <= finding.measurements["retrain_s"] < 5
+
+
+def test_a_model_missing_from_the_registry_is_judged_not_an_error(
+    served: Any, registry: MLflowRegistry
+) -> None:
+    from prodready.system import Registry
+
+    target = replace(
+        system(served, "raising_hook", registry),
+        registry=Registry(uri=registry.uri, model_name="never-registered"),
+    )
+    finding = rehearse(target, registry)
+    assert finding.status is Status.FAIL
+    assert failed(finding) == {"retraining ran"}
+    assert finding.measurements["registry"]["serving_before"] is None
+
+
 def test_interrupted_rehearsal_restores_the_registry(served: Any, registry: MLflowRegistry) -> None:
     before = files_digest(registry)
     with pytest.raises(KeyboardInterrupt):
@@ -335,6 +420,23 @@ def test_cancelled_rehearsal_restores_the_registry(served: Any, registry: MLflow
         RetrainingProbe().run(target, ProbeContext(cancel=CANCEL))
     assert files_digest(registry) == before
     assert registry.alias(NAME, "champion") == "1"
+
+
+def test_stopped_while_the_hook_hangs_restores_the_registry_at_once(
+    served: Any, registry: MLflowRegistry
+) -> None:
+    before = files_digest(registry)
+    CANCEL.clear()
+    RELEASE.clear()
+    target = system(served, "promoting_then_hanging_hook", registry)
+    try:
+        with pytest.raises(ProbeCancelled):
+            RetrainingProbe().run(target, ProbeContext(cancel=CANCEL))
+        # Restored while the hook still hangs: the rehearsal does not wait for it.
+        assert files_digest(registry) == before
+        assert registry.alias(NAME, "champion") == "1"
+    finally:
+        RELEASE.set()
 
 
 def test_trigger_that_always_fires_fails(served: Any) -> None:

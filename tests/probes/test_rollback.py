@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -439,3 +440,105 @@ def test_hooks_interrupted_at_any_step_put_the_original_back(
     assert server.live == "v1"
     if STEPS.index(at) <= STEPS.index("deploy"):
         assert server.rollbacks == 0  # nothing deployed: production left alone
+
+
+def test_a_rollback_hook_that_hangs_fails_and_production_is_put_back(
+    binary_model: Pipeline, binary_data: Any, server: SwitchServer
+) -> None:
+    servers.RELEASE.clear()
+    system = _system(
+        binary_model, binary_data, server.url, hooks=_hooks("rollback_hanging"), rollback=FAST
+    )
+    try:
+        started = time.monotonic()
+        finding = RollbackProbe().run(system, ProbeContext())
+        took = time.monotonic() - started
+    finally:
+        servers.RELEASE.set()
+    assert finding.status is Status.FAIL
+    assert finding.summary.startswith(
+        "The hook hooks.rollback did not return within 1 s (rollback.max_restore_s); it may "
+        "still be running."
+    )
+    assert finding.measurements["steps_done"] == [
+        "snapshot",
+        "record",
+        "candidate",
+        "deploy",
+        "confirm",
+    ]
+    assert server.live == "v1"  # hooks.restore put the original back
+    assert took < 10
+
+
+def test_a_deploy_hook_that_hangs_fails_without_touching_production(
+    binary_model: Pipeline, binary_data: Any, server: SwitchServer
+) -> None:
+    servers.RELEASE.clear()
+    hooks = {**_hooks(), "deploy": f"{HOOKS}:deploy_hanging"}
+    system = _system(binary_model, binary_data, server.url, hooks=hooks, rollback=FAST)
+    try:
+        finding = RollbackProbe().run(system, ProbeContext())
+    finally:
+        servers.RELEASE.set()
+    assert finding.status is Status.FAIL
+    assert finding.summary.startswith(
+        "The hook hooks.deploy did not return within 1 s (rollback.switch_timeout_s)"
+    )
+    assert server.rollbacks == 0 and server.live == "v1"
+
+
+def test_a_registry_that_refuses_the_deployment_fails_and_is_left_as_it_was(
+    binary_model: Pipeline, binary_data: Any
+) -> None:
+    registry = servers.RefusingRegistry()
+    before = registry.fingerprint()
+    with SwitchServer(follow=registry) as switch:
+        probe = RollbackProbe(open_registry=lambda s: registry)
+        finding = probe.run(_registry_system(binary_model, binary_data, switch), ProbeContext())
+        assert switch.live == "1"
+    assert finding.status is Status.FAIL
+    assert finding.summary == (
+        "The registry refused to move the alias 'champion' of 'credit-risk' to version 2 while "
+        "deploying the candidate: registry fake://registry: model 'credit-risk': permission "
+        "denied."
+    )
+    assert registry.fingerprint() == before
+
+
+def test_a_rollback_hook_that_exits_fails_naming_it(
+    binary_model: Pipeline, binary_data: Any, server: SwitchServer
+) -> None:
+    system = _system(
+        binary_model, binary_data, server.url, hooks=_hooks("rollback_exiting"), rollback=FAST
+    )
+    finding = RollbackProbe().run(system, ProbeContext())
+    assert finding.status is Status.FAIL
+    assert finding.summary.startswith("The hook hooks.rollback raised SystemExit: 2.")
+    assert server.live == "v1"
+
+
+def test_a_registry_without_the_alias_or_the_candidate_fails_naming_it(
+    binary_model: Pipeline, binary_data: Any, fake_registry: tuple[FakeRegistry, SwitchServer]
+) -> None:
+    registry, switch = fake_registry
+    before = registry.fingerprint()
+    probe = RollbackProbe(open_registry=lambda s: registry)
+    system = _registry_system(binary_model, binary_data, switch)
+    missing = replace(
+        system, settings={"rollback": {**system.settings["rollback"], "candidate": "9"}}
+    )
+    finding = probe.run(missing, ProbeContext())
+    assert finding.status is Status.FAIL
+    assert finding.summary.startswith(
+        "The spec's rollback.candidate is version '9', which the registry does not have for "
+        "'credit-risk': 'no version 9'"
+    )
+    assert registry.fingerprint() == before and switch.live == "1"
+    registry.state["aliases"].clear()  # nothing in production
+    finding = probe.run(system, ProbeContext())
+    assert finding.status is Status.FAIL
+    assert finding.summary == (
+        "The registry has no alias 'champion' for the model 'credit-risk': nothing is in "
+        "production to roll back to."
+    )

@@ -31,8 +31,9 @@ from prodready.example import (  # noqa: E402
     TRUSTED_TYPES,
     ensure_example,
 )
-from prodready.probes.rollback import RollbackProbe  # noqa: E402
+from prodready.probes.rollback import STEPS, RollbackProbe  # noqa: E402
 from prodready.probes.rollback._candidate import nudge, save_candidate  # noqa: E402
+from prodready.system import Endpoint, Registry  # noqa: E402
 
 
 def test_nudge_moves_answers_and_keeps_probabilities() -> None:
@@ -150,3 +151,79 @@ def test_prototype_example_declares_no_rollback(example: Path) -> None:
         "The spec declares that the system has no rollback (rollback: none)"
     )
     assert "models:/NAME@champion" in finding.remediation
+
+
+# --- a real MLflow registry, interrupted at every step -----------------------------------
+
+
+class _Following:
+    """The real registry as the loopback switch reads it: the alias production follows."""
+
+    def __init__(self, registry: Any, name: str) -> None:
+        self.registry, self.name = registry, name
+
+    def alias(self, name: str, alias: str) -> str | None:
+        return self.registry.alias(name, alias)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def real_registry(tmp_path_factory: pytest.TempPathFactory, binary_model: Pipeline) -> Any:
+    """A sqlite MLflow registry holding one real scikit-learn model, alias champion on it."""
+    import mlflow.sklearn
+
+    from prodready.adapters import MLflowRegistry
+
+    root = tmp_path_factory.mktemp("rollback-registry")
+    model_dir = root / "model"
+    mlflow.sklearn.save_model(
+        binary_model,
+        str(model_dir),
+        pyfunc_predict_fn="predict_proba",
+        serialization_format="skops",
+        skops_trusted_types=TRUSTED_TYPES,
+        pip_requirements=["scikit-learn"],
+    )
+    registry = MLflowRegistry(f"sqlite:///{root / 'registry' / 'mlflow.db'}")
+    registry.register("credit-risk", model_dir)
+    registry.set_alias("credit-risk", "champion", "1")
+    return registry
+
+
+FAST = {"max_restore_s": 2.0, "switch_timeout_s": 2.0, "poll_s": 0.02, "settle_s": 0.1}
+
+
+@pytest.mark.parametrize("at", [None, *STEPS])
+def test_a_real_registry_is_byte_for_byte_the_same_after_a_rehearsal_stopped_anywhere(
+    real_registry: Any, binary_model: Pipeline, binary_data: Any, at: str | None
+) -> None:
+    from tests.adapters.test_registry import files_sha256
+    from tests.probes.rollback_servers import SwitchServer
+
+    root = real_registry.db_path.parent
+    before = files_sha256(root)
+
+    def on_step(name: str) -> None:
+        if name == at:
+            raise KeyboardInterrupt
+
+    # The rehearsal makes its own candidate: a nudged copy of version 1, registered as 2.
+    with SwitchServer(follow=_Following(real_registry, "credit-risk")) as switch:  # type: ignore[arg-type]
+        system = System(
+            model=binary_model,
+            reference=binary_data[0],
+            target="target",
+            endpoint=Endpoint(url=switch.url, timeout_s=2),
+            registry=Registry(uri=real_registry.uri, model_name="credit-risk"),
+            settings={"rollback": FAST},
+        )
+        probe = RollbackProbe(on_step=on_step, open_registry=lambda s: real_registry)
+        if at is None:
+            finding = probe.run(system, ProbeContext())
+            assert finding.status is Status.PASS, finding.summary
+            assert finding.measurements["candidate_version"] == "2"
+        else:
+            with pytest.raises(KeyboardInterrupt):
+                probe.run(system, ProbeContext())
+        assert switch.live == "1"
+    assert files_sha256(root) == before
+    assert [v.version for v in real_registry.versions("credit-risk")] == ["1"]

@@ -73,6 +73,16 @@ class RetrainResult:
 
 def read_result(answer: Any) -> RetrainResult | str:
     """The hook's answer as a :class:`RetrainResult`, or what is wrong with it in words."""
+    try:
+        return _read_result(answer)
+    except Exception as exc:  # an object whose attributes raise: the hook's answer is broken
+        return (
+            f"returned a {type(answer).__name__} that cannot be read "
+            f"({type(exc).__name__}: {str(exc)[:200]})"
+        )
+
+
+def _read_result(answer: Any) -> RetrainResult | str:
     if isinstance(answer, RetrainResult):
         result = answer
     elif answer is None:

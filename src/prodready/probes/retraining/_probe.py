@@ -13,7 +13,8 @@ import pandas as pd
 
 from prodready._exceptions import RegistryError, SpecError
 from prodready._settings import first_line
-from prodready.probes._base import Probe, ProbeContext
+from prodready.probes._base import Probe, ProbeCancelled, ProbeContext
+from prodready.probes._bounded import HookTimeout, call_bounded
 from prodready.probes._performance import main_metric
 from prodready.probes._scoring import _upper_first
 from prodready.probes.retraining._hook import (
@@ -279,7 +280,7 @@ class RetrainingProbe(Probe):
             serving_before: str | None = None
             if registry is not None and name is not None:
                 before = {v.version for v in registry.versions(name)}
-                serving_before = registry.alias(name, settings.serving_alias)
+                serving_before = _alias(registry, name, settings.serving_alias)
                 state.registry = {
                     "uri": registry.uri,
                     "model_name": name,
@@ -303,8 +304,26 @@ class RetrainingProbe(Probe):
             context.report("retraining (the system's hook)", 0.3)
             started = time.monotonic()
             try:
-                answer = hook(request)
-            except Exception as exc:  # the system's retraining failed: judged, not ERROR
+                # Bounded: a hook that hangs is the system failing (FAIL), not a probe that
+                # blocks until its time limit makes the question an ERROR.
+                answer = call_bounded(
+                    hook,
+                    request,
+                    seconds=settings.timeout_s,
+                    check=context.check_deadline,
+                    name="prodready-hooks.retrain",
+                )
+            except ProbeCancelled:  # the run's time limit or Stop, while the hook ran
+                raise
+            except HookTimeout:
+                state.retrain_s = time.monotonic() - started
+                state.hook_problem = (
+                    f"did not finish within {settings.timeout_s:g} s (retraining.timeout_s); "
+                    "it may still be running, and change the registry after this rehearsal"
+                )
+                checks.append(_hook_check(state))
+                return None, None
+            except (Exception, SystemExit) as exc:  # the system's retraining failed: judged
                 state.retrain_s = time.monotonic() - started
                 state.hook_problem = f"raised {type(exc).__name__}: {first_line(str(exc))}"
                 checks.append(_hook_check(state))
@@ -365,8 +384,8 @@ def _inspect_registry(
     checks: list[Check] = []
     after = {v.version for v in registry.versions(name)}
     new_versions = sorted(after - before, key=int)
-    serving_after = registry.alias(name, settings.serving_alias)
-    candidate_at = registry.alias(name, settings.candidate_alias)
+    serving_after = _alias(registry, name, settings.serving_alias)
+    candidate_at = _alias(registry, name, settings.candidate_alias)
     version = result.version
     if version is None and len(new_versions) == 1:
         version = new_versions[0]
@@ -444,6 +463,14 @@ def _inspect_registry(
         state.source = "the model the hook returned (none registered)"
         return result.model, checks
     return None, checks
+
+
+def _alias(registry: Any, name: str, alias: str) -> str | None:
+    """The version ``alias`` points to; None also when the model is not registered at all."""
+    if not registry.versions(name):  # MLflow raises for the alias of an unknown model
+        return None
+    value = registry.alias(name, alias)
+    return None if value is None else str(value)
 
 
 def _not_registered(version: str | None, before: set[str], new: list[str], name: str) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from prodready._settings import first_line, quote
+from prodready.probes._bounded import HookTimeout, call_bounded
 from prodready.probes.rollback._settings import RollbackSettings
 from prodready.system import System
 
@@ -136,14 +137,14 @@ class RegistryAlias(Mechanism):
                 found = self.registry.version(self.model_name, self.settings.candidate)
             except Exception as exc:
                 raise MechanismError(
-                    f"rollback.candidate: the registry has no version "
-                    f"{quote(self.settings.candidate)} of {self.model_name!r}: "
+                    f"the spec's rollback.candidate is version {quote(self.settings.candidate)}, "
+                    f"which the registry does not have for {self.model_name!r}: "
                     f"{first_line(str(exc))}"
                 ) from exc
             if str(found.version) == original:
                 raise MechanismError(
-                    f"rollback.candidate is version {original}, the version in production: a "
-                    "rehearsal needs another version to deploy"
+                    f"the spec's rollback.candidate is version {original}, the version in "
+                    "production: a rehearsal needs another version to deploy"
                 )
             return str(found.version)
         return self._make_candidate(original)
@@ -166,12 +167,24 @@ class RegistryAlias(Mechanism):
 
     def deploy(self, candidate: str | None) -> str | None:
         assert candidate is not None
-        self.registry.set_alias(self.model_name, self.settings.alias, candidate)
+        self._move_alias(candidate, "deploying the candidate")
         return candidate
 
     def rollback(self) -> None:
         assert self._original is not None
-        self.registry.set_alias(self.model_name, self.settings.alias, self._original)
+        self._move_alias(self._original, "rolling back")
+
+    def _move_alias(self, version: str, doing: str) -> None:
+        """Point the production alias at ``version``; a registry that refuses fails the system."""
+        from prodready._exceptions import RegistryError
+
+        try:
+            self.registry.set_alias(self.model_name, self.settings.alias, version)
+        except RegistryError as exc:
+            raise MechanismError(
+                f"the registry refused to move the alias {self.settings.alias!r} of "
+                f"{self.model_name!r} to version {version} while {doing}: {first_line(str(exc))}"
+            ) from exc
 
     def restore(self, original: str | None, serving_original: bool | None) -> bool:
         # Always: the registry must be byte for byte as it was, whatever is served.
@@ -227,16 +240,21 @@ class Hooks(Mechanism):
         return self.settings.candidate
 
     def deploy(self, candidate: str | None) -> str | None:
-        result = _call(self._deploy, "hooks.deploy", candidate)
+        result = _call(self._deploy, "hooks.deploy", candidate, within=self._switch)
         return None if result is None else str(result)
 
     def rollback(self) -> None:
-        _call(self._rollback, "hooks.rollback")
+        # Past max_restore_s the rollback has failed its purpose, whatever it does later.
+        _call(
+            self._rollback,
+            "hooks.rollback",
+            within=(self.settings.max_restore_s, "rollback.max_restore_s"),
+        )
 
     def served_version(self) -> str | None:
         if self._served is None:
             return None
-        result = _call(self._served, "hooks.served_version")
+        result = _call(self._served, "hooks.served_version", within=self._switch)
         return None if result is None else str(result)
 
     def restore(self, original: str | None, serving_original: bool | None) -> bool:
@@ -244,17 +262,31 @@ class Hooks(Mechanism):
         if serving_original:
             return False
         if self._restore is not None and original is not None:
-            _call(self._restore, "hooks.restore", original)
+            _call(self._restore, "hooks.restore", original, within=self._switch)
         else:
-            _call(self._rollback, "hooks.rollback")
+            _call(self._rollback, "hooks.rollback", within=self._switch)
         return True
 
+    @property
+    def _switch(self) -> tuple[float, str]:
+        return self.settings.switch_timeout_s, "rollback.switch_timeout_s"
 
-def _call(func: Callable[..., Any], field: str, *args: Any) -> Any:
-    """Call a hook; its exception becomes a :class:`MechanismError` naming the hook."""
+
+def _call(func: Callable[..., Any], field: str, *args: Any, within: tuple[float, str]) -> Any:
+    """Call a hook, waiting at most ``within`` (seconds, the setting that says so).
+
+    Its exception, or a hook that does not return in time (it hangs: the system's
+    procedure failed), becomes a :class:`MechanismError` naming the hook.
+    """
+    seconds, setting = within
     try:
-        return func(*args)
-    except Exception as exc:
+        return call_bounded(func, *args, seconds=seconds, name=f"prodready-{field}")
+    except HookTimeout:
+        raise MechanismError(
+            f"the hook {field} did not return within {seconds:g} s ({setting}); it may still "
+            "be running"
+        ) from None
+    except (Exception, SystemExit) as exc:  # sys.exit() in a hook: its procedure failed
         raise MechanismError(
             f"the hook {field} raised {type(exc).__name__}: {first_line(str(exc))}"
         ) from exc

@@ -141,6 +141,40 @@ def test_a_validly_signed_but_malformed_payload(keys: Path) -> None:
     assert result.problem.startswith("it names key cdcdcdcdcdcdcdcd but was signed by")
 
 
+def test_hostile_records_are_malformed_never_a_crash(keys: Path) -> None:
+    from prodready.attest import sign_envelope
+
+    trusted = load_trusted_keys(keys / "trusted.yaml")
+    alice = load_private_key(keys / "alice.key")
+    # JSON nested thousands deep (fits a 5,000-character tag) makes json.loads recurse out.
+    for text in ("[" * 5000 + "]" * 5000, '{"a":' * 3000 + "1" + "}" * 3000):
+        result = check_record("deep", text, trusted)
+        assert (result.state, result.problem) == (
+            "malformed",
+            "it is not JSON (not a signed envelope)",
+        )
+    deep = sign_envelope(("[" * 5000 + "]" * 5000).encode(), PAYLOAD_TYPE, alice)
+    result = check_record("deep payload", deep, trusted)
+    assert (result.state, result.problem) == (
+        "malformed",
+        "signed by Alice Chen, but its payload is not JSON",
+    )
+    # Validly signed, of the records' form, but no real time (month 13): the judge would
+    # otherwise fail to compare it with the deployment time.
+    body = record(key_id=key_id(alice)).to_json()
+    body["time"] = "2026-13-45T99:99:99Z"
+    result = check_record(
+        "m", sign_envelope(json.dumps(body).encode(), PAYLOAD_TYPE, alice), trusted
+    )
+    assert result.state == "malformed"
+    assert result.problem == (
+        "signed by Alice Chen, but time is '2026-13-45T99:99:99Z': expected UTC ISO 8601 like "
+        "2026-11-27T04:40:00Z"
+    )
+    with pytest.raises(ApprovalError, match="time is '2026-02-30T00:00:00Z'"):
+        sign_approval(record(time="2026-02-30T00:00:00Z"), alice)
+
+
 def test_signing_refuses_bad_records(keys: Path) -> None:
     alice = load_private_key(keys / "alice.key")
     with pytest.raises(ApprovalError, match="role is 'Model Owner'"):
@@ -180,6 +214,7 @@ def test_times_and_storage_names() -> None:
             r"keys\[2\]\.public_key: the key [0-9a-f]{16} is listed twice",
         ),
         ("keys: [\n", "is not valid YAML at line 2"),
+        ("keys: " + "[" * 2000 + "]" * 2000 + "\n", "is nested too deeply"),
     ],
 )
 def test_trusted_keys_file_errors(keys: Path, tmp_path: Path, text: str, message: str) -> None:
@@ -243,6 +278,7 @@ def test_cli_approve_bad_inputs_one_line_each(
     loose.write_bytes((keys / "alice.key").read_bytes())
     os.chmod(loose, 0o644)
     pub_as_key = keys / "alice.pub"
+    typo = tmp_path / "regsitry" / "mlflow.db"  # a typo: no registry is created there
     cases = [
         ([*base, "--key", str(keys / "alice.key")], "--registry: missing"),
         ([*base, "--key", str(loose), *where], "can be read by others (mode 0644)"),
@@ -260,6 +296,10 @@ def test_cli_approve_bad_inputs_one_line_each(
             [*base, "--key", str(keys / "alice.key"), "--comment", "x" * 1001, *where],
             "--comment: is 1001 characters long",
         ),
+        (
+            [*base, "--key", str(keys / "alice.key"), "--registry", f"sqlite:///{typo}"],
+            f"--registry: {str(typo)!r} does not exist",
+        ),
     ]
     secret = (keys / "alice.key").read_text().splitlines()[1]
     for argv, message in cases:
@@ -268,6 +308,7 @@ def test_cli_approve_bad_inputs_one_line_each(
         assert message in err, (argv, err)
         assert len(err.strip().splitlines()) == 1, err
         assert secret not in out + err and "PRIVATE" not in out + err
+    assert not typo.parent.exists()
     assert main([*base, "--key", str(keys / "alice.key"), "--approver", "Alice Chen", *where]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("approved: m version 1 (sha256 ") and not err

@@ -265,6 +265,7 @@ def test_self_approval(world: World, reg: MLflowRegistry, model_and_data: Any) -
 def test_too_few(world: World, reg: MLflowRegistry, model_and_data: Any) -> None:
     sign(world, "alice", "model-owner")
     finding = assess(world, model_and_data)
+    assert finding.status == Status.FAIL
     _, message = check(finding, "policy")
     assert message == (
         "no valid approval in the required role(s) model-risk; 1 distinct approver(s) "
@@ -341,6 +342,20 @@ def test_not_configured_declared_absent_and_no_registry(world: World, model_and_
     )
     finding = ApprovalProbe().run(unregistered, ProbeContext())
     assert finding.measurements["missing_spec_field"] == "registry"
+
+
+def test_a_model_the_registry_does_not_have_fails_naming_it(
+    world: World, reg: MLflowRegistry, model_and_data: Any
+) -> None:
+    target = replace(
+        system(world, model_and_data), registry=Registry(uri=world.uri, model_name="no-such-model")
+    )
+    finding = ApprovalProbe().run(target, ProbeContext())
+    assert finding.status == Status.FAIL
+    assert finding.summary == (
+        "What production serves is unknown: the registry has no version of the model "
+        "'no-such-model' (registry.model_name), so no registered version is in production."
+    )
 
 
 class _Client:
@@ -506,6 +521,9 @@ def test_a_missing_folder_is_no_approval_and_a_file_is_a_spec_error(
     assert "in the folder no-such-folder (it does not exist)" in check(finding, "policy")[1]
     with pytest.raises(SpecError, match=r"approval\.folder: .*is not a folder"):
         ApprovalProbe().preflight(system(world, model_and_data, folder="trusted.yaml"))
+    # An empty path would read the spec's own folder.
+    with pytest.raises(SpecError, match=r"approval\.folder: is empty \(expected a path\)"):
+        ApprovalProbe().preflight(system(world, model_and_data, folder=""))
 
 
 def test_an_unregistered_artifact_served(

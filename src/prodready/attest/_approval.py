@@ -120,6 +120,15 @@ def parse_time(text: str) -> datetime:
     return value.astimezone(UTC)
 
 
+def _real(text: str) -> bool:
+    """True when ``text`` (already of the records' form) is a time that exists (no month 13)."""
+    try:
+        parse_time(text)
+    except ValueError:
+        return False
+    return True
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """The hex sha256 of the file at ``path``, read in blocks."""
     digest = hashlib.sha256()
@@ -173,7 +182,7 @@ class Approval:
             or len(self.approver) > 200
         ):
             out.append("approver is empty or longer than 200 characters")
-        if not isinstance(self.time, str) or not _TIME.fullmatch(self.time):
+        if not isinstance(self.time, str) or not _TIME.fullmatch(self.time) or not _real(self.time):
             out.append(
                 f"time is {quote(self.time)}: expected UTC ISO 8601 like 2026-11-27T04:40:00Z"
             )
@@ -214,7 +223,8 @@ class Approval:
         """The record in a verified payload; ``ValueError`` saying what is wrong with it."""
         try:
             value = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: JSON nested thousands deep, which no record is.
             raise ValueError("its payload is not JSON") from None
         if not isinstance(value, dict):
             raise ValueError("its payload is not a JSON object")
@@ -325,6 +335,10 @@ def load_trusted_keys(path: str | os.PathLike[str]) -> TrustedKeys:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise ApprovalError(f"{where}: is not valid YAML{at}") from None
+    except RecursionError:  # nested thousands deep: no trusted-keys file is
+        raise ApprovalError(
+            f"{where}: is nested too deeply: expected a trusted-keys file"
+        ) from None
     entries = data.get("keys") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise ApprovalError(
@@ -434,7 +448,7 @@ def check_record(where: str, text: str | Mapping[str, Any], trusted: TrustedKeys
     if isinstance(text, str):
         try:
             envelope: Any = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             return RecordCheck(where, "malformed", "it is not JSON (not a signed envelope)")
     else:
         envelope = text
@@ -661,9 +675,16 @@ def _digest_of(
             )
         return file_sha256(path)
     from prodready._exceptions import RegistryError
-    from prodready.adapters.registry import MLflowRegistry
+    from prodready.adapters.registry import MLflowRegistry, _sqlite_path
 
     assert registry is not None
+    database = _sqlite_path(registry)
+    if database is not None and not database.is_file():
+        # MLflow would create an empty registry there: a typo must not leave one behind.
+        raise ApprovalError(
+            f"--registry: {shown(database)} does not exist: expected the sqlite database of "
+            "the registry that holds the version"
+        )
     try:
         # verify=True: the digest of the artifact's bytes, not of an (editable) tag.
         return MLflowRegistry(registry).version(model, version, verify=True).digest

@@ -90,6 +90,12 @@ def find_served(system: Any, registry: Any, name: str, alias: str) -> Served:
     if note:
         notes.append(note)
     versions = {v.version: v for v in registry.versions(name)}
+    if not versions and digest is None:
+        # The spec's model is not in the registry, and the endpoint names no digest to judge.
+        raise ServedUnknown(
+            f"the registry has no version of the model {name!r} (registry.model_name), so no "
+            "registered version is in production"
+        )
     version: str | None = None
     if reported is not None or digest is not None:
         how = "endpoint"
@@ -98,7 +104,7 @@ def find_served(system: Any, registry: Any, name: str, alias: str) -> Served:
         elif digest is not None:
             # The endpoint names its version in its own words: find the registered version
             # with its digest, the alias's first.
-            aliased = registry.alias(name, alias)
+            aliased = registry.alias(name, alias) if versions else None
             matching = [v for v in versions if versions[v].digest == digest]
             version = aliased if aliased in matching else (matching[-1] if matching else None)
     elif "served_version" in getattr(system, "hooks", {}):

@@ -40,6 +40,9 @@ class ApprovalSettings:
     max_clock_skew_s: float = 300.0
 
     def __post_init__(self) -> None:
+        for name, value in (("trusted_keys", self.trusted_keys), ("folder", self.folder)):
+            # An empty path would be the spec's own folder: never what was meant.
+            require(value is None or bool(value.strip()), name, "is empty", "a path")
         require(
             1 <= self.min_approvers <= 100,
             "min_approvers",

@@ -21,7 +21,7 @@ export OMP_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck test-full test-core bench lab chromium clean
+.PHONY: demo test lint typecheck test-full test-core test-timing bench lab chromium clean
 
 # The stamp files record that an environment holds the package as pyproject.toml says now.
 $(VENV)/.installed: pyproject.toml
@@ -79,16 +79,29 @@ chromium:
 		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$sudo apt-get install -y -q chromium || { $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium; }; }
 
+# The env-independent modules (tests/conftest.py, ENV_INDEPENDENT) run in test-core only.
+FULL_PYTEST := PRODREADY_REQUIRE_ALIBI=1 PRODREADY_REQUIRE_MLFLOW=1 PRODREADY_REQUIRE_LAB=1 \
+	PRODREADY_ENV_INDEPENDENT=skip $(VENV)/bin/pytest -q -p no:cacheprovider
+CORE_PYTEST := PRODREADY_EXPECT_NO_ALIBI=1 $(CORE)/bin/pytest -q -p no:cacheprovider
+
 test-full: $(VENV)/.installed chromium
-	@# The env-independent modules (tests/conftest.py, ENV_INDEPENDENT) ran in test-core.
-	PRODREADY_REQUIRE_ALIBI=1 PRODREADY_REQUIRE_MLFLOW=1 PRODREADY_REQUIRE_LAB=1 \
-		PRODREADY_ENV_INDEPENDENT=skip $(VENV)/bin/pytest -q -p no:cacheprovider tests
+	$(FULL_PYTEST) tests
 	$(VENV)/bin/pytest -q -p no:cacheprovider --nbmake --nbmake-timeout=600 notebooks
 
 test-core: $(CORE)/.installed
-	PRODREADY_EXPECT_NO_ALIBI=1 $(CORE)/bin/pytest -q -p no:cacheprovider tests
+	$(CORE_PYTEST) tests
 
-test: lint typecheck test-core test-full
+# The tests that measure time (tests/conftest.py, TIMING), in both environments, one at a time.
+test-timing: $(CORE)/.installed $(VENV)/.installed
+	PRODREADY_TIMING=only $(CORE_PYTEST) tests
+	PRODREADY_TIMING=only $(FULL_PYTEST) tests
+
+# The two environments share nothing and each keeps a core busy only about 60% of its time,
+# so their suites run at the same time (each one's output printed when it ends); then the
+# tests that measure time run alone, with nothing else competing for the cores.
+test: lint typecheck
+	PRODREADY_TIMING=skip $(MAKE) --no-print-directory -j2 --output-sync=target test-core test-full
+	$(MAKE) --no-print-directory test-timing
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_drift.py

@@ -216,17 +216,38 @@ ENV_INDEPENDENT = (
     # Dask clusters and sweeps of headless runs: the runs' own numerics are tested elsewhere.
     "tests/fleet/",
 )
+#: Test modules whose outcome depends on having the machine's cores to themselves: they measure
+#: throughput and latency (the load generator, Q1 at 10x, capacity searches) or count failed
+#: requests while a served model switches versions under traffic. ``make test`` runs the two
+#: environments' suites at the same time without them (PRODREADY_TIMING=skip), then these
+#: alone (PRODREADY_TIMING=only), so that nothing else competes for what they measure.
+TIMING = (
+    "tests/load/",
+    "tests/probes/test_load.py",
+    "tests/probes/test_load_mlflow.py",
+    "tests/example/test_served.py",
+    "tests/guard/test_follow.py",
+    "tests/probes/test_rollback_served.py",
+)
 _ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("PRODREADY_ENV_INDEPENDENT") != "skip":
-        return
+    env_independent = os.environ.get("PRODREADY_ENV_INDEPENDENT") == "skip"
+    timing = os.environ.get("PRODREADY_TIMING", "")
+    if timing not in ("", "skip", "only"):
+        raise pytest.UsageError(f"PRODREADY_TIMING is {timing!r}: expected skip or only")
     keep: list[pytest.Item] = []
     skipped: list[pytest.Item] = []
     for item in items:
         where = item.path.resolve().relative_to(_ROOT).as_posix()
-        (skipped if where.startswith(ENV_INDEPENDENT) else keep).append(item)
+        timed = where.startswith(TIMING)
+        drop = (
+            (env_independent and where.startswith(ENV_INDEPENDENT))
+            or (timing == "skip" and timed)
+            or (timing == "only" and not timed)
+        )
+        (skipped if drop else keep).append(item)
     if skipped:
         config.hook.pytest_deselected(items=skipped)
         items[:] = keep

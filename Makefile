@@ -21,7 +21,7 @@ export OMP_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck test-full test-core test-timing bench lab chromium clean
+.PHONY: demo test lint typecheck test-full test-core test-timing checks-and-core bench lab chromium clean
 
 # The stamp files record that an environment holds the package as pyproject.toml says now.
 $(VENV)/.installed: pyproject.toml
@@ -66,12 +66,14 @@ demo: $(VENV)/.installed
 	@echo "    then run: $(VENV)/bin/prodready validate SPEC && $(VENV)/bin/prodready assess SPEC;"
 	@echo "  - or explore it live in JupyterLab: make lab (tutorials in notebooks/)."
 
+LINT := $(CORE)/bin/ruff check src tests benchmarks && $(CORE)/bin/ruff format --check src tests benchmarks
+TYPECHECK := $(CORE)/bin/mypy
+
 lint: $(CORE)/.installed
-	$(CORE)/bin/ruff check src tests benchmarks
-	$(CORE)/bin/ruff format --check src tests benchmarks
+	$(LINT)
 
 typecheck: $(CORE)/.installed
-	$(CORE)/bin/mypy
+	$(TYPECHECK)
 
 # The distribution's Chromium, for the JupyterLab test (root, or sudo, installs it once).
 chromium:
@@ -97,11 +99,17 @@ test-timing: $(CORE)/.installed $(VENV)/.installed
 	PRODREADY_TIMING=only $(FULL_PYTEST) tests
 
 # The two environments share nothing and each keeps a core busy only about 60% of its time,
-# so their suites run at the same time (each one's output printed when it ends); then the
-# tests that measure time run alone, with nothing else competing for the cores.
-test: lint typecheck
-	PRODREADY_TIMING=skip $(MAKE) --no-print-directory -j2 --output-sync=target test-core test-full
+# so they run at the same time (each one's output printed when it ends): lint, types and the
+# core tests in one, the full environment's install, tests and tutorials in the other. Then
+# the tests that measure time run alone, with nothing else competing for the cores.
+test:
+	PRODREADY_TIMING=skip $(MAKE) --no-print-directory -j2 --output-sync=target checks-and-core test-full
 	$(MAKE) --no-print-directory test-timing
+
+checks-and-core: $(CORE)/.installed
+	$(LINT)
+	$(TYPECHECK)
+	$(CORE_PYTEST) tests
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_drift.py

@@ -201,8 +201,12 @@ def test_a_worker_killed_mid_sweep_is_retried_and_named(example: Path, tmp_path:
                 events = [json.loads(x) for x in partial.read_text().splitlines() if x]
                 starts = [e for e in events if e["event"] == "start"]
                 children = [e for e in events if e["event"] == "child"]
-                if starts and children:
-                    time.sleep(2)  # the run is under way: its kernel is starting
+                ended = any(e["event"] == "end" for e in events)
+                if starts and children and not ended:
+                    time.sleep(1)  # the run is under way: its kernel is starting
+                    now = [json.loads(x) for x in partial.read_text().splitlines() if x]
+                    if any(e["event"] == "end" for e in now):
+                        continue  # it finished meanwhile (a starved test): take another
                     os.kill(starts[0]["pid"], signal.SIGKILL)
                     killed.update(pid=starts[0]["pid"], child=children[0]["pid"])
                     killed["slug"] = partial.stem  # type: ignore[assignment]
@@ -239,7 +243,9 @@ def test_a_worker_killed_mid_sweep_is_retried_and_named(example: Path, tmp_path:
 def test_a_stopped_sweep_leaves_nothing(
     example: Path, tmp_path: Path, how: str, code: int, said: str
 ) -> None:
-    specs = [_variant(example, tmp_path, n, n.title()) for n in ("p", "q", "r")]
+    # Six systems on two workers: three rounds of runs, so that the sweep is still under way
+    # when the signal comes, even if this test process was starved of CPU for seconds.
+    specs = [_variant(example, tmp_path, n, n.title()) for n in ("p", "q", "r", "s", "t", "u")]
     fleet, out = _fleet(tmp_path, specs), tmp_path / "out"
     out.mkdir()
     process = subprocess.Popen(

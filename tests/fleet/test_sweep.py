@@ -265,6 +265,9 @@ def test_a_stopped_sweep_leaves_nothing(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # As in a terminal's foreground job: SIGINT not ignored, even when this test runs
+        # where it is (a shell's background job ignores SIGINT, and its children inherit it).
+        preexec_fn=_default_sigint,
     )
     try:
         children = _wait_for_runs(out, 2)
@@ -327,6 +330,10 @@ def test_a_bad_fleet_is_one_line_before_any_cluster(
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_runs(out: Path, n: int, timeout: float = 120) -> list[int]:

@@ -292,6 +292,9 @@ def test_a_model_that_raises_fails_at_current_load_with_its_error(
     assert current.status is Status.FAIL and "crashed x10" in current.message
     assert "RuntimeError: the feature store is down" in current.message
     assert finding.measurements["capacity_multiplier"] is None
+    # Failing today is the news, with its reason, whatever the 10x phase says.
+    assert finding.summary.startswith("At its current load (5.0 req/s) the system already misses")
+    assert "the feature store is down" in finding.summary
 
 
 # -- bounded: cancellation and the time limit -------------------------------------------------

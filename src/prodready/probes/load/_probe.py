@@ -128,7 +128,10 @@ class LoadProbe(Probe):
             verdict = f"does not handle {m} current load ({rate:,.1f} req/s): " + "; ".join(
                 target.shortfalls
             )
-        if status is Status.PASS or target.met:
+        if checks[0].status is Status.FAIL:
+            # It fails today already: that, with its reason, is the news, whatever 10x says.
+            summary = f"{checks[0].message.rstrip('.')}; {verdict}."
+        elif status is Status.PASS or target.met:
             summary = f"{_upper_first(headline)}; {verdict}."
         else:
             summary = f"{_upper_first(verdict)}; {headline}."

@@ -461,7 +461,7 @@ def system_from_dict(raw: Any, *, base: Path, source: str) -> System:
         "task": _str(spec["task"], "task", source) if "task" in spec else None,
         "hooks": _hooks(spec.get("hooks"), source),
         "policy": read_settings(Policy, spec.get("policy"), "policy", source),
-        "metadata": read_settings(Metadata, spec.get("metadata"), "metadata", source),
+        "metadata": read_settings(Metadata, _unset(spec.get("metadata")), "metadata", source),
         # Each probe reads and validates its own section (see prodready.probes.preflight).
         "settings": {
             key: _section(spec[key], key, source)
@@ -593,6 +593,17 @@ def _str_list(value: Any, field: str, source: str) -> list[str]:
             f"is {quote(value)}", source=source, field=field, expected="a list of strings"
         )
     return list(value)
+
+
+def _unset(value: Any) -> Any:
+    """A ``metadata:`` mapping without the fields left with no value (``owner:``, YAML null).
+
+    Such a field is not given, as if absent: the compliance probe (Q6) names it when it is
+    required, rather than the whole spec failing to load.
+    """
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if v is not None}
+    return value
 
 
 def _path(value: Any, field: str, base: Path, source: str) -> Path:

@@ -8,6 +8,7 @@ runs after the others and sees their findings.
 from __future__ import annotations
 
 import io
+import re
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
@@ -26,7 +27,7 @@ from prodready.probes import ComplianceProbe, Probe, ProbeContext
 from prodready.probes.compliance import BUNDLED, load_checklist
 from prodready.probes.compliance._automation import run_is_attended
 from prodready.probes.compliance._checklists import bundled_checklist
-from prodready.results import Finding, Status
+from prodready.results import Finding, Status, Table
 from prodready.system import Artifact, Metadata, System
 from tests.conftest import NUMERIC, make_frame
 
@@ -106,6 +107,13 @@ def items(result: Finding, checklist: str) -> dict[str, str]:
     return dict(result.measurements["mapping"][checklist]["items"])
 
 
+def table(result: Finding, index: int) -> Table:
+    """The ``index``-th evidence of ``result``, which must be a table (card, mappings)."""
+    evidence = result.evidence[index]
+    assert isinstance(evidence, Table)
+    return evidence
+
+
 def check(result: Finding, name: str) -> Any:
     return next(c for c in result.checks if c.name == name)
 
@@ -124,7 +132,7 @@ def test_each_missing_required_field_is_named(spec_system: System, empty: str) -
     assert card.message == f"The model card lacks required fields: metadata.{empty}."
     assert f"metadata.{empty}" in result.remediation
     assert f"metadata.{empty}" in result.summary
-    row = next(r for r in result.evidence[0].rows if r[2] == f"spec: metadata.{empty}")
+    row = next(r for r in table(result, 0).rows if r[2] == f"spec: metadata.{empty}")
     assert row[1] == f"MISSING: set metadata.{empty} in the spec"
 
 
@@ -142,7 +150,7 @@ def test_all_missing_fields_named_in_order(spec_system: System) -> None:
 def test_card_filled_from_spec_and_measured_results(spec_system: System) -> None:
     findings = all_passing(Q2=finding("Q2", Status.FAIL))
     result = run(spec_system, findings)
-    card = {row[0]: row[1] for row in result.evidence[0].rows}
+    card = {row[0]: row[1] for row in table(result, 0).rows}
     assert card["Owner"] == FULL.owner
     assert card["Out-of-scope uses"] == FULL.out_of_scope_uses
     assert card["Training data"] == FULL.training_data
@@ -177,11 +185,11 @@ def test_everything_evidenced_passes(spec_system: System) -> None:
     assert {k for k, v in sr.items() if v != "present"} == {"SR11-7 VI.audit"}
     annex = items(result, "eu-ai-act-annex-iv")
     assert {k for k, v in annex.items() if v != "present"} == {"Annex IV 7", "Annex IV 8"}
-    table = result.evidence[1]
-    assert table.columns[-1] == "report section"
-    row = next(r for r in table.rows if r[0] == "SR11-7 V.monitoring")
+    mapping = table(result, 1)
+    assert mapping.columns[-1] == "report section"
+    row = next(r for r in mapping.rows if r[0] == "SR11-7 V.monitoring")
     assert row[3:] == ["present", "Q3 PASS", "#q3"]
-    row = next(r for r in table.rows if r[0] == "SR11-7 IV.data")
+    row = next(r for r in mapping.rows if r[0] == "SR11-7 IV.data")
     assert row[5] == "#q6 #system #q7"
 
 
@@ -189,7 +197,7 @@ def test_a_failed_question_is_a_shortfall_not_a_gap(spec_system: System) -> None
     result = run(spec_system, all_passing(Q3=finding("Q3", Status.FAIL, **_perf())))
     assert items(result, "sr11-7")["SR11-7 V.monitoring"] == "partial"
     assert check(result, "mapping: sr11-7").status is Status.PASS  # Q3 counts it itself
-    row = next(r for r in result.evidence[1].rows if r[0] == "SR11-7 V.monitoring")
+    row = next(r for r in table(result, 1).rows if r[0] == "SR11-7 V.monitoring")
     assert row[4] == "Q3 FAIL"
 
 
@@ -210,7 +218,7 @@ def test_no_evidence_for_a_required_item_fails_naming_it(spec_system: System) ->
     ]
     assert result.status is Status.FAIL
     assert "SR11-7 VI.policies" in result.remediation
-    row = next(r for r in result.evidence[1].rows if r[0] == "SR11-7 VI.policies")
+    row = next(r for r in table(result, 1).rows if r[0] == "SR11-7 VI.policies")
     assert row[4] == "Q8 NOT ASSESSED (no evidence)"
 
 
@@ -236,7 +244,7 @@ def test_files_without_digests_are_no_evidence(spec_system: System) -> None:
     result = run(system, all_passing())
     sr = items(result, "sr11-7")
     assert sr["SR11-7 VI.inventory"] == "partial"  # Q7 PASS, but no model digest
-    row = next(r for r in result.evidence[1].rows if r[0] == "SR11-7 IV.data")
+    row = next(r for r in table(result, 1).rows if r[0] == "SR11-7 IV.data")
     assert row[4] == ("metadata.training_data given; data files without a digest; Q7 PASS")
 
 
@@ -251,7 +259,7 @@ def test_partial_assessment_never_fails_for_what_it_left_out(spec_system: System
     sr = items(result, "sr11-7")
     assert sr["SR11-7 V.monitoring"] == "missing"
     assert sr["SR11-7 IV.testing"] == "partial"  # Q1, Q2 PASS; Q3's metrics not in the run
-    row = next(r for r in result.evidence[1].rows if r[0] == "SR11-7 V.monitoring")
+    row = next(r for r in table(result, 1).rows if r[0] == "SR11-7 V.monitoring")
     assert row[3:5] == ["missing (not all assessed in this run)", "Q3 not assessed in this run"]
     mapping = check(result, "mapping: sr11-7")
     assert mapping.status is Status.WARN
@@ -260,7 +268,7 @@ def test_partial_assessment_never_fails_for_what_it_left_out(spec_system: System
     assert mapped["required_missing"] == []
     assert "SR11-7 V.monitoring" in mapped["required_not_in_run"]
     assert any("SR11-7 V.monitoring" in part for part in result.not_assessed)
-    card = {row[0]: row[1] for row in result.evidence[0].rows}
+    card = {row[0]: row[1] for row in table(result, 0).rows}
     assert card["Metrics"] == "none measured: Q3 (monitoring) was not assessed in this run"
 
 
@@ -269,6 +277,88 @@ def test_partial_assessment_still_fails_for_what_it_judged(spec_system: System) 
     result = run(spec_system, findings)
     assert "SR11-7 VI.policies" in result.measurements["mapping"]["sr11-7"]["required_missing"]
     assert result.status is Status.FAIL
+
+
+def test_a_question_that_errored_is_not_held_against_the_system(spec_system: System) -> None:
+    """ERROR: prodready could not judge the question; its items are unjudged, never a gap."""
+    result = run(spec_system, all_passing(Q8=finding("Q8", Status.ERROR)))
+    sr = items(result, "sr11-7")
+    assert sr["SR11-7 VI.policies"] == "missing"  # Q8 is its only evidence: nothing shown
+    mapped = result.measurements["mapping"]["sr11-7"]
+    assert mapped["required_missing"] == []
+    assert mapped["required_not_in_run"] == ["SR11-7 IV.implementation", "SR11-7 VI.policies"]
+    row = next(r for r in table(result, 1).rows if r[0] == "SR11-7 VI.policies")
+    assert row[3:] == [
+        "missing (not all assessed in this run)",
+        "Q8 ERROR (prodready could not judge it)",
+        "#q8",  # the errored question has its section in the report
+    ]
+    assert check(result, "mapping: sr11-7").status is Status.WARN
+    assert result.status is Status.WARN
+    # Q3 errored: its metrics are not a missing outcomes analysis either.
+    result = run(spec_system, all_passing(Q3=finding("Q3", Status.ERROR)))
+    assert result.measurements["mapping"]["sr11-7"]["required_missing"] == []
+    row = next(r for r in table(result, 1).rows if r[0] == "SR11-7 V.outcomes")
+    assert row[4:] == ["metrics: Q3 (monitoring) ERRORed: prodready could not measure it", "#q3"]
+    assert result.status is Status.WARN
+
+
+def test_a_partial_run_links_only_to_sections_the_report_has(spec_system: System) -> None:
+    from prodready import views
+
+    findings = (finding("Q1"), finding("Q2"))
+    result = run(replace(spec_system, metadata=replace(FULL, description="")), findings)
+    row = next(r for r in table(result, 1).rows if r[0] == "SR11-7 V.monitoring")
+    assert row[4:] == ["Q3 not assessed in this run", ""]
+    html = views.finding_html(result)
+    linked = set(re.findall(r'href="#([a-z0-9]+)"', html))
+    assert linked == {"q1", "q2", "q6", "system"}
+    # metadata.description missing and Q5 outside the run: incomplete (WARN), not a gap that
+    # FAILs: with Q5 in the run the item could be partial.
+    sr = result.measurements["mapping"]["sr11-7"]
+    assert "SR11-7 V.soundness" in sr["required_incomplete"]
+    assert sr["required_missing"] == []
+    assert result.status is Status.WARN
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("", "MISSING: set metadata.owner in the spec"),  # owner: (YAML null)
+        ("''", "MISSING: set metadata.owner in the spec"),
+        ("'  '", "MISSING: set metadata.owner in the spec"),
+        ("'<script>x</script> **b**'", "<script>x</script> **b**"),
+    ],
+)
+def test_metadata_from_a_spec(
+    tmp_path: Path, frame: pd.DataFrame, model: LogisticRegression, value: str, shown: str
+) -> None:
+    """A field left without a value is not given (Q6 names it); a hostile one is text."""
+    frame.to_parquet(tmp_path / "ref.parquet", index=False)
+    import skops.io as sio
+
+    sio.dump(model, tmp_path / "m.skops")
+    meta = "".join(f"  {k}: {getattr(FULL, k)!r}\n" for k in REQUIRED if k != "owner")
+    (tmp_path / "spec.yaml").write_text(
+        "version: 2\nmodel:\n  path: m.skops\ndata:\n  reference: ref.parquet\n"
+        f"  target: target\nmetadata:\n  owner: {value}\n{meta}",
+        encoding="utf-8",
+    )
+    system = prodready.load_spec(tmp_path / "spec.yaml")
+    result = run(system, all_passing())
+    card = {row[0]: row[1] for row in table(result, 0).rows}
+    assert card["Owner"] == shown
+    missing = ["metadata.owner"] if shown.startswith("MISSING") else []
+    assert result.measurements["missing_metadata"] == missing
+    for bad in ("[a, b]", "123", "{a: 1}", "true"):
+        (tmp_path / "spec.yaml").write_text(
+            (tmp_path / "spec.yaml").read_text().replace(f"owner: {value}", f"owner: {bad}")
+        )
+        with pytest.raises(SpecError, match=r"metadata\.owner: is .* \(expected a string\)"):
+            prodready.load_spec(tmp_path / "spec.yaml")
+        (tmp_path / "spec.yaml").write_text(
+            (tmp_path / "spec.yaml").read_text().replace(f"owner: {bad}", f"owner: {value}")
+        )
 
 
 # -- the platform: Q6 runs after the others ---------------------------------------------------
@@ -300,7 +390,7 @@ def test_assess_runs_compliance_after_the_others(spec_system: System) -> None:
     assert [f.question for f in result.findings] == ["Q1", "Q6", "Q7"]  # checklist order
     q6 = result.finding("Q6")
     assert items(q6, "sr11-7")["SR11-7 VI.inventory"] == "present"  # model digest and Q7 PASS
-    card = {row[0]: row[1] for row in q6.evidence[0].rows}
+    card = {row[0]: row[1] for row in table(q6, 0).rows}
     assert card["Result: Q7 Lineage and provenance"] == "PASS: Q7 fabricated"
 
 
@@ -395,7 +485,7 @@ def test_a_checklist_of_your_own(spec_system: System) -> None:
         spec_system,
         settings={"compliance": {**NO_RENDER, "frameworks": [], "checklists": ["ours.yaml"]}},
     )
-    result = run(system, all_passing(Q4=finding("Q4", Status.ERROR)))
+    result = run(system, all_passing(Q4=finding("Q4", Status.NOT_ASSESSED)))
     assert items(result, "house-policy") == {"HP-1": "present", "HP-2": "missing"}
     assert result.status is Status.FAIL
 
@@ -457,7 +547,6 @@ def test_example_model_cards(variant: str, missing: list[str]) -> None:
 
 def test_views_draw_the_section_column_as_links_and_nothing_else() -> None:
     from prodready import views
-    from prodready.results import Table
 
     hostile = '#q3"onmouseover="x" <b>#system</b> #q11 #q10'
     table = Table("t", ["item", "report section"], [["#q3", hostile]])

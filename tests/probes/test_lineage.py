@@ -318,6 +318,12 @@ def test_code_version_of_a_git_repository(tmp_path: Path) -> None:
         code_version(tmp_path).describe()
         == f"git commit {clean.commit[:12]} (with uncommitted changes)"
     )
+    git("commit", "-q", "-am", "b")
+    git("checkout", "-q", "--detach", "HEAD~1")
+    assert (
+        code_version(tmp_path).describe()
+        == f"git commit {clean.commit[:12]} (clean, detached HEAD)"
+    )
 
 
 def test_settings_are_checked(trained: Path, tmp_path: Path) -> None:
@@ -354,3 +360,203 @@ def test_any_byte_of_a_parquet_training_file_changed_fails(
     assert finding.status is Status.FAIL
     assert statuses(finding)["training data"] is Status.FAIL
     assert finding.summary.startswith("Lineage is not verified: training data: ")
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda r: DEEP, "cannot be read: RecursionError: maximum recursion depth exceeded"),
+        (
+            lambda r: json.dumps({**r, "trainer": "x" * (5 << 20)}),
+            "model.skops.provenance.json is 5,243,",
+        ),
+        (
+            lambda r: json.dumps({**r, "parameters": json.loads('{"a":' * 40 + "1" + "}" * 40)}),
+            "model.skops.provenance.json: parameters are nested more than 32 levels deep",
+        ),
+    ],
+    ids=["nested-100k-deep", "5-MiB", "parameters-40-deep"],
+)
+def test_hostile_provenance_is_a_broken_link_not_a_crash(
+    trained: Path, tmp_path: Path, edit: Any, problem: str
+) -> None:
+    path = copy_of(trained, tmp_path)
+    record = json.loads((tmp_path / "model.skops.provenance.json").read_text())
+    (tmp_path / "model.skops.provenance.json").write_text(edit(record))
+    finding = run(load_spec(path))
+    assert finding.status is Status.FAIL
+    assert statuses(finding)["provenance recorded"] is Status.FAIL
+    assert problem in message(finding, "provenance recorded")
+    json.dumps(finding.measurements, allow_nan=False)  # the record stays a JSON document
+
+
+def test_provenance_values_json_cannot_hold_and_upper_case_digests(
+    trained: Path, tmp_path: Path
+) -> None:
+    path = copy_of(trained, tmp_path)
+    record = json.loads((tmp_path / "model.skops.provenance.json").read_text())
+    record["artifact"]["sha256"] = record["artifact"]["sha256"].upper()  # as some tools print
+    record["parameters"] = {"alpha": float("nan"), "grid": [float("inf"), 1]}
+    record["trainer"] = "<script>alert(1)</script>" + "x" * 1000
+    (tmp_path / "model.skops.provenance.json").write_text(json.dumps(record))
+    finding = run(load_spec(path))
+    assert finding.status is Status.PASS, finding.summary
+    st = finding.measurements["provenance_statement"]
+    assert st["predicate"]["buildDefinition"]["externalParameters"]["training_parameters"] == {
+        "alpha": None,
+        "grid": [None, 1],
+    }
+    assert len(st["predicate"]["runDetails"]["builder"]["id"]) <= 300
+    json.dumps(st, allow_nan=False)
+
+
+def test_an_unreadable_provenance_is_named_once(trained: Path, tmp_path: Path) -> None:
+    path = copy_of(trained, tmp_path)
+    (tmp_path / "model.skops.provenance.json").write_text("{not json")
+    finding = run(load_spec(path))
+    assert finding.status is Status.FAIL
+    assert "training data" not in statuses(finding)  # not "train.csv is not recorded" too
+    assert finding.summary == (
+        "Lineage is not verified: provenance: model.skops.provenance.json cannot be read: "
+        "JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 "
+        "(char 1)."
+    )
+
+
+def test_a_parquet_folder_as_training_data(trained: Path, tmp_path: Path) -> None:
+    path = copy_of(trained, tmp_path, spec("lineage:\n  training_data: parts\n"))
+    (tmp_path / "parts").mkdir()
+    frame = make_frame(3000, 11)
+    frame.iloc[:1500].to_parquet(tmp_path / "parts" / "part-0.parquet", index=False)
+    frame.iloc[1500:].to_parquet(tmp_path / "parts" / "part-1.parquet", index=False)
+    write_provenance(tmp_path / "model.skops", [tmp_path / "parts"])
+    recorded = json.loads((tmp_path / "model.skops.provenance.json").read_text())
+    assert recorded["training_data"][0]["path"] == "parts"
+    assert recorded["training_data"][0]["rows"] == 3000
+    finding = run(load_spec(path))
+    assert finding.status is Status.PASS, finding.summary
+    assert "was trained on parts (3,000 rows)" in finding.summary
+    # The folder itself as the reference window.
+    path.write_text(spec("lineage:\n  training_data: parts\n", reference="parts"))
+    finding = run(load_spec(path))
+    assert message(finding, "reference data held out") == (
+        "reference data: parts is the training data folder itself; drift and performance "
+        "measured against it are in-sample."
+    )
+    # One byte of one file changed.
+    path.write_text(spec("lineage:\n  training_data: parts\n"))
+    data = bytearray((tmp_path / "parts" / "part-1.parquet").read_bytes())
+    data[len(data) // 3] ^= 0x01
+    (tmp_path / "parts" / "part-1.parquet").write_bytes(bytes(data))
+    finding = run(load_spec(path))
+    assert statuses(finding)["training data"] is Status.FAIL
+    assert message(finding, "training data").startswith(
+        "training data: model.skops.provenance.json records sha256 "
+    )
+
+
+def test_reference_rows_compared_by_content(trained: Path, tmp_path: Path) -> None:
+    """A copy written with 6 significant digits is still a copy; the PASS names a declaration."""
+    path = copy_of(trained, tmp_path, spec(reference="copy.csv"))
+    make_frame(3000, 11).sample(700, random_state=0).to_csv(
+        tmp_path / "copy.csv", index=False, float_format="%.6g"
+    )
+    finding = run(load_spec(path))
+    assert message(finding, "reference data held out") == (
+        "reference data: copy.csv repeats the training data (100.0% of its rows are training "
+        "rows); drift and performance measured against it are in-sample."
+    )
+    declared = "lineage:\n  training_data: train.csv\n  reference_is_training: true\n"
+    path.write_text(spec(declared, reference="copy.csv"))
+    finding = run(load_spec(path))
+    assert finding.status is Status.PASS
+    assert "the reference data is the training data, as the spec declares." in finding.summary
+    assert "held out" not in finding.summary
+
+
+def test_rows_that_cannot_identify_themselves_warn(tmp_path: Path) -> None:
+    """Features with few values: held-out rows repeat training rows by nature. Not a FAIL."""
+    import numpy as np
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    def coarse(n: int, seed: int) -> Any:
+        rng = np.random.default_rng(seed)
+        frame = make_frame(n, seed)
+        for column in NUMERIC:
+            frame[column] = rng.integers(0, 2, n).astype(float)
+        return frame
+
+    train = coarse(2000, 1)
+    train.to_csv(tmp_path / "train.csv", index=False)
+    coarse(500, 2).to_parquet(tmp_path / "reference.parquet", index=False)
+    model = LogisticRegression().fit(train[NUMERIC], train["target"])
+    sio.dump(model, tmp_path / "model.skops")
+    write_provenance(tmp_path / "model.skops", [tmp_path / "train.csv"])
+    (tmp_path / "spec.yaml").write_text(
+        "version: 2\nmodel:\n  path: model.skops\ndata:\n  reference: reference.parquet\n"
+        f"  target: target\n  features: {NUMERIC}\nlineage:\n  training_data: train.csv\n"
+    )
+    finding = run(load_spec(tmp_path / "spec.yaml"))
+    assert finding.status is Status.WARN, finding.summary
+    assert statuses(finding)["reference data held out"] is Status.WARN
+    assert message(finding, "reference data held out").startswith(
+        "reference data: whether reference.parquet is held out cannot be told from its rows"
+    )
+    assert finding.summary.startswith("Lineage partly verified: reference data: whether")
+    assert finding.measurements["training_self_overlap"] > 0.9
+
+
+def test_a_pass_says_what_it_did_not_verify(trained: Path, tmp_path: Path) -> None:
+    path = copy_of(trained, tmp_path)
+    finding = run(load_spec(path))
+    assert finding.status is Status.PASS
+    assert "(no training code commit recorded)" in finding.summary
+    assert finding.summary.endswith(
+        "Code version of the spec: the spec's folder is not in a git repository: the code "
+        "version is unknown."
+    )
+
+
+def test_training_data_sharing_no_column_cannot_show_the_reference_held_out(
+    trained: Path, tmp_path: Path
+) -> None:
+    path = copy_of(trained, tmp_path, spec("lineage:\n  training_data: renamed.csv\n"))
+    renamed = make_frame(3000, 11).add_prefix("x_")
+    renamed.to_csv(tmp_path / "renamed.csv", index=False)
+    write_provenance(tmp_path / "model.skops", [tmp_path / "renamed.csv"])
+    finding = run(load_spec(path))
+    assert finding.status is Status.WARN  # never a PASS that compared nothing
+    assert message(finding, "reference data held out") == (
+        "reference data: reference.parquet has no column in common with the training data, "
+        "so whether it is held out cannot be told."
+    )
+
+
+def test_a_registered_model_served_behind_a_guard_is_recognised(
+    trained: Path, tmp_path: Path, binary_model: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``models:/credit/1``: the guard names its model file's sha256, one of the fetched files'."""
+    from prodready.probes.lineage._probe import _judge_served, _Links
+    from prodready.probes.lineage._settings import LineageSettings
+    from prodready.system import Artifact
+
+    system = load_spec(trained / "spec.yaml")
+    digest = sha256_file(trained / "model.skops")
+    log = tmp_path / "decisions.jsonl"
+    schema = InputSchema.learn(system.reference, NUMERIC + CATEGORICAL, CATEGORICAL)
+    guard = Guard(binary_model, schema, decision_log=log, model_sha256=digest)
+    system = served(system, guard, monkeypatch, log)
+    registered = Artifact("models:/credit/1", "f" * 64, "mlflow")  # the fetched tree's digest
+    links = _Links()
+    _judge_served(system, registered, LineageSettings(), links, frozenset({digest}))
+    assert links.checks[0].status is Status.PASS, links.checks[0].message
+    assert links.checks[0].message.startswith(
+        "served model: the guarded model in-process (Guard.decide) serves models:/credit/1 "
+    )
+    links = _Links()
+    _judge_served(system, registered, LineageSettings(), links)  # nothing fetched: another model
+    assert links.checks[0].status is Status.FAIL

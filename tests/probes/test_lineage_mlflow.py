@@ -55,8 +55,9 @@ def folder(tmp_path_factory: pytest.TempPathFactory, binary_model: Pipeline) -> 
     return root
 
 
-def fake_client(train_csv: Path, calls: list[str]) -> Any:
-    """An MlflowClient stand-in: the training run logged ``train_csv`` as its training input."""
+def fake_client(train_csv: Path, calls: list[str], context: str | None = "training") -> Any:
+    """An MlflowClient stand-in: the training run logged ``train_csv`` as an input, with
+    ``context`` (None: logged without one)."""
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import Dataset, DatasetInput, InputTag
 
@@ -72,7 +73,9 @@ def fake_client(train_csv: Path, calls: list[str]) -> Any:
         info=SimpleNamespace(start_time=1_700_000_000_000),
         data=SimpleNamespace(tags={"mlflow.source.git.commit": "ab" * 20}, params={"C": "1"}),
         inputs=SimpleNamespace(
-            dataset_inputs=[DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])]
+            dataset_inputs=[
+                DatasetInput(dataset, [InputTag("mlflow.data.context", context)] if context else [])
+            ]
         ),
     )
 
@@ -134,4 +137,28 @@ def test_mlflow_model_without_a_run_or_provenance_fails(
     assert finding.summary == (
         "Lineage is not verified: provenance: none recorded for model (looked for "
         "model.provenance.json beside it and an MLflow training run with dataset inputs)."
+    )
+
+
+@pytest.mark.parametrize("context", ["train", None, "eval"])
+def test_which_run_inputs_are_the_training_data(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, context: str | None
+) -> None:
+    """ "training" or "train", else the inputs logged without a context; never "eval" data."""
+    client = fake_client(folder / "train.csv", [], context)
+    monkeypatch.setattr("mlflow.tracking.MlflowClient", client)
+    (folder / "spec.yaml").write_text(spec("lineage:\n  training_data: train.csv\n"))
+    finding = LineageProbe().run(load_spec(folder / "spec.yaml"), ProbeContext())
+    if context != "eval":
+        assert finding.status is Status.PASS, finding.summary
+        text = next(c.message for c in finding.checks if c.name == "training data")
+        assert text.startswith(
+            f"training data: train.csv has the MLflow dataset digest that MLflow run {RUN_ID}"
+        )
+        return
+    assert finding.status is Status.FAIL
+    assert finding.summary == (
+        f"Lineage is not verified: provenance: MLflow run {RUN_ID} logged no training dataset: "
+        "its dataset inputs are for 'eval' (log the training data with "
+        "mlflow.log_input(dataset, context='training'))."
     )

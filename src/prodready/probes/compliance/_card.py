@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from prodready.checklist import get_question
-from prodready.results import Finding, Table
+from prodready.results import Finding, Status, Table
 from prodready.system import Metadata, System
 
 __all__ = ["CARD_PARTS", "Card", "Metrics", "measured_metrics", "model_card"]
@@ -38,13 +38,15 @@ class Metrics:
     """Model performance measured in this run: ``text`` for the card, ``values`` by data.
 
     ``values`` maps "reference" / "current" to {metric: value}; empty with ``why`` saying
-    why nothing was measured (``in_run`` False: Q3 was not assessed in this run).
+    why nothing was measured (``in_run`` False: Q3 was not assessed in this run, or its probe
+    ERRORed, ``errored``: prodready could not measure it, which is no fault of the system).
     """
 
     text: str
     values: dict[str, dict[str, float]]
     why: str = ""
     in_run: bool = True
+    errored: bool = False
 
 
 @dataclass
@@ -61,6 +63,9 @@ def measured_metrics(findings: Sequence[Finding]) -> Metrics:
     q3 = next((f for f in findings if f.question == "Q3"), None)
     if q3 is None:
         return Metrics("", {}, "Q3 (monitoring) was not assessed in this run", in_run=False)
+    if q3.status is Status.ERROR:
+        why = "Q3 (monitoring) ERRORed: prodready could not measure it"
+        return Metrics("", {}, why, in_run=False, errored=True)
     performance = q3.measurements.get("performance")
     values: dict[str, dict[str, float]] = {}
     if isinstance(performance, dict):

@@ -4,8 +4,9 @@ Each evidence key of an item is judged on its own:
 
 - a question (``Q3``): its finding PASS (or SKIPPED: it cannot apply) is *present*; WARN or
   FAIL is a *shortfall* (the evidence is there and shows the question not met: the question
-  itself counts that against the score); NOT ASSESSED and ERROR are *missing* (no evidence);
-  a question not assessed in this run is *outside* the run;
+  itself counts that against the score); NOT ASSESSED is *missing* (the system lacks what
+  the question needs); a question not assessed in this run, or whose probe ERRORed
+  (prodready could not judge it: never the system's fault), is *outside* the run;
 - ``metadata.<field>``: present when the spec gives it, missing otherwise;
 - ``system.model`` / ``system.data``: present when recorded with a sha256 digest;
 - ``model_card``: present when every required metadata field is given;
@@ -19,7 +20,9 @@ shortfall, partial otherwise. For the compliance question what matters is whethe
 *holds the evidence*: a required item with nothing of it is a gap that FAILs Q6, one with part
 of it missing WARNs, and a shortfall does not count twice (its own question FAILs). Evidence
 outside the run makes an item *unjudged*: it never FAILs the question (a partial assessment is
-not a failing one) but keeps it from passing.
+not a failing one; an item whose judged evidence is all missing but which has evidence outside
+the run WARNs as incomplete) but keeps it from passing. The report section of evidence outside
+the run is not linked: the report has no section for a question it did not run.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def map_checklist(
             m.status + (" (not all assessed in this run)" if m.gap == "unjudged" else ""),
             "; ".join(r.why for r in m.refs)
             or "outside what an assessment can evidence: cover it in other documents",
-            " ".join(dict.fromkeys(r.anchor for r in m.refs)),
+            " ".join(dict.fromkeys(r.anchor for r in m.refs if r.anchor)),
         ]
         for m in mapped
     ]
@@ -140,7 +143,9 @@ def _map_item(
     if not refs:
         gap = "missing"  # outside what an assessment can evidence (never required)
     elif "missing" in states:
-        gap = "missing" if status == "missing" else "incomplete"
+        # Not a gap to FAIL on while part of the evidence lies outside the run: it might be
+        # there (a partial assessment is never failed for what it left out).
+        gap = "missing" if status == "missing" and "outside" not in states else "incomplete"
     elif "outside" in states:
         gap = "unjudged"
     return Mapped(item, status, refs, gap)
@@ -162,8 +167,11 @@ def _judge(
     if key.startswith("Q"):
         anchor = "#" + key.lower()
         finding = by_question.get(key)
-        if finding is None:
-            return Ref(key, "outside", f"{key} not assessed in this run", anchor)
+        if finding is None:  # no section in the report to link to
+            return Ref(key, "outside", f"{key} not assessed in this run", "")
+        if finding.status is Status.ERROR:
+            # prodready could not judge it: no evidence either way, and not the system's fault.
+            return Ref(key, "outside", f"{key} ERROR (prodready could not judge it)", anchor)
         state = _QUESTION_STATE.get(finding.status, "missing")
         why = f"{key} {finding.status.label}"
         if finding.status is Status.SKIPPED:

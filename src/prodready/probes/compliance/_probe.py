@@ -182,7 +182,8 @@ def _facts(
     if metrics.values:
         measured = Ref("metrics", "present", "model performance measured (Q3)", "#q3")
     elif not metrics.in_run:
-        measured = Ref("metrics", "outside", "metrics: Q3 not assessed in this run", "#q3")
+        anchor = "#q3" if metrics.errored else ""  # no section for a question not in the run
+        measured = Ref("metrics", "outside", f"metrics: {metrics.why}", anchor)
     else:
         measured = Ref("metrics", "missing", f"metrics: {metrics.why}", "#q3")
     if automation is Status.FAIL:

@@ -24,10 +24,13 @@ and signs with the rest of the run folder.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from prodready._exceptions import ProdreadyError
@@ -35,6 +38,7 @@ from prodready._settings import first_line
 from prodready.probes._base import Probe, ProbeContext
 from prodready.probes.lineage._record import (
     PROVENANCE_SUFFIX,
+    CodeVersion,
     Provenance,
     Recorded,
     code_version,
@@ -46,7 +50,7 @@ from prodready.probes.lineage._record import (
 from prodready.probes.lineage._settings import LineageSettings
 from prodready.probes.lineage._statement import statement
 from prodready.results import Check, Finding, Status, Table
-from prodready.system import Artifact, System, file_kind, load_table, sha256_file
+from prodready.system import Artifact, System, file_kind, sha256_file
 
 __all__ = ["LineageProbe"]
 
@@ -72,17 +76,16 @@ class _Links:
     checks: list[Check] = field(default_factory=list)
     fixes: list[str] = field(default_factory=list)
 
-    def add(self, name: str, ok: bool, threshold: str, message: str, fix: str = "") -> None:
+    def add(
+        self, name: str, ok: bool | Status, threshold: str, message: str, fix: str = ""
+    ) -> None:
+        """One link: verified (True), broken (False) or a Status (WARN: not verifiable)."""
+        status = ok if isinstance(ok, Status) else Status.PASS if ok else Status.FAIL
+        measured = {Status.PASS: "verified", Status.FAIL: "broken"}.get(status, "unverified")
         self.checks.append(
-            Check(
-                name=name,
-                status=Status.PASS if ok else Status.FAIL,
-                measured="verified" if ok else "broken",
-                threshold=threshold,
-                message=message,
-            )
+            Check(name=name, status=status, measured=measured, threshold=threshold, message=message)
         )
-        if not ok and fix and fix not in self.fixes:
+        if status is not Status.PASS and fix and fix not in self.fixes:
             self.fixes.append(fix)
 
 
@@ -105,11 +108,11 @@ class LineageProbe(Probe):
                 measurements={"declared_absent": True},
             )
         artifact = system.model_artifact
+        fetched: frozenset[str] = frozenset()  # digests of the files of a fetched MLflow model
         if artifact is not None and not artifact.sha256 and artifact.format == "mlflow":
             context.report("fetching the MLflow model to take its digest", 0.02)
-            artifact = replace(
-                artifact, sha256=mlflow_digest(artifact.location, _tracking_uri(system))
-            )
+            digest, fetched = mlflow_digest(artifact.location, _tracking_uri(system))
+            artifact = replace(artifact, sha256=digest)
         if artifact is None or not artifact.sha256:
             # Missing evidence, not a fault of the system: the model was handed over in
             # Python (or from a location with no digest), so prodready cannot know which
@@ -158,10 +161,10 @@ class LineageProbe(Probe):
             training = _judge_training(provenance, given, links)
         context.check_deadline()
         context.report("asking the served system which model it serves", 0.6)
-        served = _judge_served(system, artifact, settings, links)
+        served = _judge_served(system, artifact, settings, links, fetched)
         context.check_deadline()
         context.report("checking the reference data is held out", 0.85)
-        overlap = _judge_reference(system, settings, training or given, links)
+        overlap, repeats = _judge_reference(system, settings, training or given, links)
 
         status = Finding.worst(links.checks)
         data = {role: _artifact(a) for role, a in system.data_artifacts.items()} | {
@@ -196,12 +199,13 @@ class LineageProbe(Probe):
             "links": links_status,
             "served_model_digests": served,
             "reference_overlap": overlap,
+            "training_self_overlap": repeats,
             "provenance_statement": statement(record, links_status),
         }
         return Finding(
             question=self.question,
             status=status,
-            summary=_summary(status, artifact, training or given, links, provenance),
+            summary=_summary(status, artifact, training or given, links, provenance, code),
             checks=links.checks,
             measurements=measurements,
             thresholds={
@@ -274,6 +278,10 @@ def _judge_record(provenance: Provenance, artifact: Artifact, links: _Links) -> 
 
 def _judge_training(provenance: Provenance, given: list[_Data], links: _Links) -> list[_Data]:
     """Compare each recorded training set with the data given; returns the data compared."""
+    if provenance.problems and not provenance.training:
+        # The record could not be read (or records nothing): the broken "provenance recorded"
+        # link says so; "not recorded" against every file given would only repeat it.
+        return list(given)
     pairs: list[tuple[Recorded, _Data | None]] = []
     unused = list(given)
     for rec in provenance.training:
@@ -286,7 +294,7 @@ def _judge_training(provenance: Provenance, given: list[_Data], links: _Links) -
             path = Path(rec.path)
             if not path.is_absolute() and provenance.base is not None:
                 path = provenance.base / path
-            match = _load(path) if file_kind(path) == "file" else None
+            match = _load(path) if file_kind(path) in ("file", "directory") else None
         pairs.append((rec, match))
     compared: list[_Data] = []
     for rec, data in pairs:
@@ -316,8 +324,9 @@ def _judge_training(provenance: Provenance, given: list[_Data], links: _Links) -
         rows_ok = rec.rows is None or rec.rows == data.rows
         ok = digest == rec.digest and rows_ok
         if ok:
+            what = "sha256" if rec.kind == "sha256" else "MLflow dataset digest"
             message = (
-                f"training data: {data.name} has the sha256 {provenance.source} records "
+                f"training data: {data.name} has the {what} that {provenance.source} records "
                 f"({_d(rec.digest)})"
                 + (f" and its {data.rows:,} rows." if rec.rows is not None else ".")
             )
@@ -375,10 +384,17 @@ def _mlflow_digest(data: _Data) -> str:
 
 
 def _judge_served(
-    system: System, artifact: Artifact, settings: LineageSettings, links: _Links
+    system: System,
+    artifact: Artifact,
+    settings: LineageSettings,
+    links: _Links,
+    fetched: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Check the model the system serves is the assessed artifact; the digests it reported."""
-    expected = _expected_digests(artifact)
+    """Check the model the system serves is the assessed artifact; the digests it reported.
+
+    ``fetched``: the digests of the files of the assessed MLflow model fetched from a URI.
+    """
+    expected = _expected_digests(artifact) | fetched
     name = "served model"
     threshold = "the model the system serves has the assessed artifact's digest"
     fix = (
@@ -513,20 +529,49 @@ def _reply_digests(reply: Any) -> list[str]:
 
 def _judge_reference(
     system: System, settings: LineageSettings, training: list[_Data], links: _Links
-) -> float | None:
-    """The reference data is held out (or declared the training data); the share overlapping."""
+) -> tuple[float | None, float | None]:
+    """The reference data is held out (or declared the training data).
+
+    Returns the share of reference rows that are training rows, and the share of one half of
+    the training rows that repeat rows of the other half (how often held-out rows of this
+    population repeat training rows anyway: high when the features take few values); None
+    when there is no training data to compare with.
+    """
     name = "reference data held out"
     reference = system.data_artifacts.get("reference")
-    frames = [d for d in training if d.frame is not None and not d.problem]
+    frames = [d.frame for d in training if d.frame is not None and not d.problem]
     if not frames:
         # Nothing to compare with: the broken training-data link already says so.
-        return None
-    same_file = reference is not None and any(reference.sha256 == d.sha256 for d in frames)
-    overlap = _overlap(system.reference, [d.frame for d in frames if d.frame is not None])
+        return None, None
+    same_file = reference is not None and any(
+        reference.sha256 == d.sha256 for d in training if d.frame is not None and not d.problem
+    )
+    shared = [c for c in system.reference.columns if all(c in f.columns for f in frames)]
+    ref_name = Path(reference.location).name if reference is not None else "the reference data"
+    if not shared and not same_file and not settings.reference_is_training:
+        links.add(
+            name,
+            Status.WARN,
+            "the reference rows compared with the training rows",
+            f"reference data: {ref_name} has no column in common with the training data, so "
+            "whether it is held out cannot be told.",
+            "Give the training data with the columns of the reference data.",
+        )
+        return None, None
+    overlap, baseline = _overlap(system.reference[shared], frames, system.policy.seed)
     declared = settings.reference_is_training
     limit = settings.max_reference_overlap
-    held_out = not same_file and overlap <= limit
-    ref_name = Path(reference.location).name if reference is not None else "the reference data"
+    # Held-out rows repeat training rows about as often as one half of the training data
+    # repeats the other: that much overlap is the population's, not a copy's.
+    allowed = limit + baseline
+    threshold = f"<= {limit:.0%} of the reference rows are training rows"
+    if baseline > 0:
+        threshold += f" beyond the {baseline:.1%} that held-out rows of this population repeat"
+    repeats = (
+        f"; {baseline:.1%} of one half of the training rows repeat rows of the other half"
+        if baseline > 0
+        else ""
+    )
     if declared:
         links.add(
             name,
@@ -535,67 +580,115 @@ def _judge_reference(
             f"reference data: declared to be the training data (lineage.reference_is_training); "
             f"{overlap:.1%} of its rows are training rows.",
         )
-    elif held_out:
+    elif not same_file and overlap <= limit:
         links.add(
             name,
             True,
-            f"<= {limit:.0%} of the reference rows are training rows",
+            threshold,
             f"reference data: {ref_name} is held out ({overlap:.1%} of its rows are training "
             "rows).",
         )
+    elif not same_file and overlap <= allowed and allowed < 1:
+        links.add(
+            name,
+            True,
+            threshold,
+            f"reference data: {ref_name} is held out ({overlap:.1%} of its rows are training "
+            f"rows, as expected of held-out rows of this population{repeats}).",
+        )
+    elif not same_file and overlap <= allowed:
+        links.add(
+            name,
+            Status.WARN,
+            threshold,
+            f"reference data: whether {ref_name} is held out cannot be told from its rows "
+            f"({overlap:.1%} of them are training rows{repeats}: the features take too few "
+            "values for a row to identify it).",
+            "Keep the reference window apart from the training data by time or id and say so "
+            "(lineage.reference_is_training: true if it is the training data).",
+        )
     else:
+        kind = (
+            "folder" if reference and file_kind(Path(reference.location)) == "directory" else "file"
+        )
         what = (
-            "is the training data file itself"
+            f"is the training data {kind} itself"
             if same_file
-            else f"repeats the training data ({overlap:.1%} of its rows are training rows)"
+            else f"repeats the training data ({overlap:.1%} of its rows are training rows{repeats})"
         )
         links.add(
             name,
             False,
-            f"<= {limit:.0%} of the reference rows are training rows",
+            threshold,
             f"reference data: {ref_name} {what}; drift and performance measured against it "
             "are in-sample.",
             "Use held-out data as the reference window, or declare "
             "lineage.reference_is_training: true if that is intended.",
         )
-    return overlap
+    return overlap, baseline
 
 
-def _overlap(reference: pd.DataFrame, training: list[pd.DataFrame]) -> float:
-    """Share of the reference rows that are also rows of the training data (same columns)."""
-    hashes: set[int] = set()
-    columns: list[str] = []
-    for frame in training:
-        columns = [c for c in reference.columns if c in frame.columns]
-        if columns:
-            hashes |= set(_row_hashes(frame[columns]).tolist())
-    if not hashes or not columns or len(reference) == 0:
-        return 0.0
-    return float(_row_hashes(reference[columns]).isin(hashes).mean())
+def _overlap(
+    reference: pd.DataFrame, training: list[pd.DataFrame], seed: int
+) -> tuple[float, float]:
+    """Share of the reference rows that are training rows (on the columns all share), and
+    the share of one random half of the training rows found in the other half."""
+    columns = [c for c in reference.columns if all(c in frame.columns for frame in training)]
+    if not columns or len(reference) == 0:
+        return 0.0, 0.0
+    hashes = np.concatenate([_row_hashes(frame[columns]) for frame in training])
+    overlap = float(np.isin(_row_hashes(reference[columns]), hashes).mean())
+    if len(hashes) < 2:
+        return overlap, 0.0
+    order = np.random.default_rng((seed, 7)).permutation(len(hashes))
+    half = len(hashes) // 2
+    baseline = float(np.isin(hashes[order[half:]], hashes[order[:half]]).mean())
+    return overlap, baseline
 
 
-def _row_hashes(frame: pd.DataFrame) -> pd.Series:
+def _row_hashes(frame: pd.DataFrame) -> npt.NDArray[np.uint64]:
     """One hash per row, the same whichever file format the row went through.
 
-    Numbers are compared as float32: a CSV round trip may change a float64's last bits, and
-    an integer column may come back as floats.
+    Numbers are compared at 6 significant digits: a CSV round trip may change a float's last
+    bits (or write fewer digits), a Parquet file may hold float32, and an integer column may
+    come back as floats.
     """
-    columns = {
-        c: frame[c].astype("float32")
-        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-        else frame[c].astype(str)
-        for c in frame.columns
-    }
-    return pd.util.hash_pandas_object(pd.DataFrame(columns), index=False)
+    columns: dict[str, Any] = {}
+    for c in frame.columns:
+        column = frame[c]
+        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        columns[str(c)] = (
+            _significant(column.to_numpy(dtype="float64", na_value=np.nan))
+            if numeric
+            else column.astype(str)
+        )
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(columns), index=False)
+    return np.asarray(hashed, dtype=np.uint64)
+
+
+def _significant(values: npt.NDArray[np.float64], digits: int = 6) -> npt.NDArray[np.float64]:
+    """``values`` rounded to ``digits`` significant digits (0, NaN and infinities as they are)."""
+    out = values.copy()
+    finite = np.isfinite(values) & (values != 0)
+    with np.errstate(all="ignore"):
+        scale = 10.0 ** (np.floor(np.log10(np.abs(values[finite]))) - (digits - 1))
+        out[finite] = np.round(values[finite] / scale) * scale
+    return out
 
 
 # -- helpers --------------------------------------------------------------------------------
 
 
 def _load(path: Path) -> _Data:
-    """A training data file loaded with its digest, or with the reason it cannot be."""
+    """A training data file (or Parquet folder) loaded with its digest, or why it cannot be.
+
+    A Parquet dataset of more rows than :data:`prodready.datasets.DEFAULT_SAMPLE_ROWS` is held
+    as a sample for the row comparison; its digest and row count are the whole dataset's.
+    """
+    from prodready.datasets import load_data
+
     try:
-        frame, art = load_table(path, field_name="lineage.training_data")
+        frame, art, handle = load_data(path, field_name="lineage.training_data")
     except ProdreadyError as exc:
         problem = (
             f"{path.name} does not exist"
@@ -603,7 +696,8 @@ def _load(path: Path) -> _Data:
             else f"{path.name} cannot be read ({first_line(str(exc), 160)})"
         )
         return _Data(path.name, str(path), problem=problem)
-    return _Data(path.name, str(path), art.sha256, len(frame), frame)
+    rows = len(frame) if handle is None else handle.num_rows
+    return _Data(path.name, str(path), art.sha256, rows, frame)
 
 
 def _tracking_uri(system: System) -> str | None:
@@ -621,6 +715,9 @@ def _spec_folder(system: System) -> Path:
 
 
 def _name(artifact: Artifact) -> str:
+    """The artifact's file or folder name; an MLflow URI (``models:/credit/3``) as it is."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", artifact.location):
+        return artifact.location
     return Path(artifact.location).name or artifact.location
 
 
@@ -654,20 +751,28 @@ def _summary(
     training: list[_Data],
     links: _Links,
     provenance: Provenance | None,
+    spec_code: CodeVersion,
 ) -> str:
+    """PASS: what was verified, and what was not recorded (the training code's commit, the
+    spec's code version); otherwise the links that are broken or cannot be verified."""
     if status is Status.PASS:
         data = ", ".join(f"{d.name} ({d.rows:,} rows)" for d in training)
         code = "no training code commit recorded"
         if provenance is not None and provenance.commit:
             state = " with uncommitted changes" if provenance.dirty else ""
             code = f"trained by code at git commit {provenance.commit[:12]}{state}"
+        reference = next((c for c in links.checks if c.name == "reference data held out"), None)
+        held = "the reference data is held out"
+        if reference is not None and reference.threshold.startswith("declared"):
+            held = "the reference data is the training data, as the spec declares"
         return (
             f"Lineage verified: {_name(artifact)} (sha256 {_d(artifact.sha256)}) was trained on "
             f"{data} as its provenance records ({code}); the served model is the assessed "
-            "artifact; the reference data is held out."
+            f"artifact; {held}. Code version of the spec: {spec_code.describe()}."
         )
     broken = [c.message.rstrip(".") for c in links.checks if c.status is not Status.PASS]
-    return "Lineage is not verified: " + "; ".join(broken) + "."
+    lead = "Lineage is not verified: " if status is Status.FAIL else "Lineage partly verified: "
+    return lead + "; ".join(broken) + "."
 
 
 def _materials_table(

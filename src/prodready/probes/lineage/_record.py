@@ -10,6 +10,7 @@ come from its training run: the datasets logged as run inputs (``mlflow.log_inpu
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -44,7 +45,16 @@ PROVENANCE_FORMAT: Final = "prodready.provenance/1"
 PROVENANCE_SUFFIX: Final = ".provenance.json"
 #: The MLflow run-input tag that says what a dataset was used for (MLflow's own name).
 _CONTEXT_TAG: Final = "mlflow.data.context"
+#: The contexts of a run input that mean "the model was trained on it" (MLflow's examples use
+#: "training"; "train" is common too). Inputs with another context ("eval", "test") are not.
+_TRAINING_CONTEXTS: Final = ("training", "train")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: Largest provenance file read: a record of digests and parameters is a few kilobytes.
+MAX_PROVENANCE_BYTES: Final = 4 << 20
+#: Deepest nesting of the recorded training parameters kept (JSON deeper than this is hostile).
+_MAX_DEPTH: Final = 32
+#: Longest recorded text kept (trainer, commit, time): the rest is cut.
+_MAX_TEXT: Final = 300
 
 
 @dataclass(frozen=True)
@@ -90,18 +100,26 @@ class Provenance:
 
 @dataclass(frozen=True)
 class CodeVersion:
-    """The git commit of a folder's repository, whether its tree is dirty, or why unknown."""
+    """The git commit of a folder's repository, whether its tree is dirty, or why unknown.
+
+    ``detached``: HEAD is a commit checked out directly, not a branch (as in most CI jobs).
+    """
 
     folder: str
     commit: str | None = None
     dirty: bool | None = None
     note: str = ""
+    detached: bool | None = None
 
     def describe(self) -> str:
-        """In words: "commit ab12cd34ef56 (clean)" or why there is none."""
+        """In words: "git commit ab12cd34ef56 (clean)" or why there is none."""
         if self.commit is None:
             return self.note
         state = "with uncommitted changes" if self.dirty else "clean"
+        if self.dirty is None:
+            state = "whether it has uncommitted changes is unknown"
+        if self.detached:
+            state += ", detached HEAD"
         return f"git commit {self.commit[:12]} ({state})"
 
 
@@ -119,10 +137,11 @@ def write_provenance(
     """Write ``<artifact>.provenance.json`` beside a model artifact a training job produced.
 
     Records the artifact's sha256, each training file's sha256 and row count (paths relative
-    to the artifact's folder when inside it), the git commit of ``code_folder`` (default: the
-    artifact's folder) and whether its tree was dirty, ``trainer`` (what trained it, e.g.
-    "mypackage.train:fit") and ``parameters`` (JSON values). Returns the file's path. The
-    format is in ``docs/provenance.md``.
+    to the artifact's folder when inside it; a folder of Parquet files gets the digest of
+    :func:`prodready.datasets.dataset_digest` and its total rows), the git commit of
+    ``code_folder`` (default: the artifact's folder) and whether its tree was dirty,
+    ``trainer`` (what trained it, e.g. "mypackage.train:fit") and ``parameters`` (JSON
+    values). Returns the file's path. The format is in ``docs/provenance.md``.
     """
     path = Path(artifact)
     folder = path.parent
@@ -130,12 +149,19 @@ def write_provenance(
     files = []
     for item in training_data:
         data = Path(item)
-        frame, art = load_table(data, field_name="training_data")
+        if file_kind(data) == "directory":  # a Parquet dataset: digest and rows from footers
+            from prodready.datasets import dataset_digest, open_parquet
+
+            handle = open_parquet(data, field_name="training_data")
+            digest, rows = dataset_digest(handle), handle.num_rows
+        else:
+            frame, art = load_table(data, field_name="training_data")
+            digest, rows = art.sha256, len(frame)
         try:
             shown = data.resolve().relative_to(folder.resolve()).as_posix()
         except ValueError:
             shown = str(data.resolve())
-        files.append({"path": shown, "sha256": art.sha256, "rows": len(frame)})
+        files.append({"path": shown, "sha256": digest, "rows": rows})
     record = {
         "format": PROVENANCE_FORMAT,
         "artifact": {"path": path.name, "sha256": sha256_file(path)},
@@ -159,8 +185,15 @@ def read_provenance(path: Path) -> Provenance:
     """Read a provenance file; a damaged one gives a Provenance whose ``problems`` say why."""
     shown = path.name
     try:
+        size = path.stat().st_size
+        if size > MAX_PROVENANCE_BYTES:
+            problem = (
+                f"{shown} is {size:,} bytes, more than the {MAX_PROVENANCE_BYTES:,} a provenance "
+                "file may have"
+            )
+            return Provenance(shown, "file", base=path.parent, problems=[problem])
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         return Provenance(
             shown, "file", base=path.parent, problems=[f"{shown} cannot be read: {_short(exc)}"]
         )
@@ -172,8 +205,8 @@ def read_provenance(path: Path) -> Provenance:
             f"{shown} has format {str(raw.get('format'))[:40]!r}, not {PROVENANCE_FORMAT!r}"
         )
     artifact = raw.get("artifact") if isinstance(raw.get("artifact"), dict) else {}
-    sha = artifact.get("sha256") if isinstance(artifact, dict) else None
-    if not (isinstance(sha, str) and _SHA256.match(sha)):
+    sha = _hex(artifact.get("sha256") if isinstance(artifact, dict) else None)
+    if sha is None:
         problems.append(f"{shown} records no sha256 of the model artifact")
         sha = None
     training: list[Recorded] = []
@@ -182,9 +215,9 @@ def read_provenance(path: Path) -> Provenance:
         problems.append(f"{shown} records no training data")
         entries = []
     for i, entry in enumerate(entries, start=1):
-        digest = entry.get("sha256") if isinstance(entry, dict) else None
+        digest = _hex(entry.get("sha256") if isinstance(entry, dict) else None)
         where = entry.get("path") if isinstance(entry, dict) else None
-        if not (isinstance(digest, str) and _SHA256.match(digest)) or not isinstance(where, str):
+        if digest is None or not isinstance(where, str) or not where.strip():
             problems.append(f"{shown}: training data entry {i} lacks a path or a sha256")
             continue
         rows = entry.get("rows")
@@ -201,19 +234,53 @@ def read_provenance(path: Path) -> Provenance:
     commit = code.get("commit")
     dirty = code.get("dirty")
     parameters = raw.get("parameters")
+    try:
+        parameters = _plain(parameters) if isinstance(parameters, dict) else {}
+    except ValueError:
+        problems.append(f"{shown}: parameters are nested more than {_MAX_DEPTH} levels deep")
+        parameters = {}
     return Provenance(
         source=shown,
         kind="file",
         artifact_sha256=sha,
         training=training,
-        commit=commit if isinstance(commit, str) else None,
+        commit=_text(commit),
         dirty=dirty if isinstance(dirty, bool) else None,
-        created=str(raw["created"]) if raw.get("created") else None,
-        trainer=str(raw["trainer"]) if raw.get("trainer") else None,
-        parameters=parameters if isinstance(parameters, dict) else {},
+        created=_text(raw.get("created")),
+        trainer=_text(raw.get("trainer")),
+        parameters=parameters,
         base=path.parent,
         problems=problems,
     )
+
+
+def _hex(value: Any) -> str | None:
+    """A hex sha256 as recorded (upper or lower case), in lower case; None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip().lower()
+    return value if _SHA256.match(value) else None
+
+
+def _text(value: Any) -> str | None:
+    """A recorded text (a trainer, a commit, a time) cut to one short line; None if not text."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return first_line(value, _MAX_TEXT)
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """Parsed JSON with NaN and infinities as None (JSON cannot hold them); nested too deep:
+    ValueError."""
+    if depth > _MAX_DEPTH:
+        raise ValueError("nested too deep")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, depth + 1) for v in value]
+    return value
 
 
 # -- reading an MLflow training run -------------------------------------------------------------
@@ -226,7 +293,8 @@ def mlflow_provenance(location: str, tracking_uri: str | None) -> Provenance | N
     ``models:/<name>/<version>`` / ``models:/<name>@<alias>`` (the registry names the run).
     None when no run can be found (a model saved outside any run); a Provenance with
     ``problems`` when the run cannot be read. Datasets logged with the context "training"
-    are the training data (all datasets when none is tagged so).
+    (or "train") are the training data; when none is, the datasets logged without a context
+    are. Datasets logged for another purpose ("eval", "test") never are.
     """
     run_id, note = _run_id(location, tracking_uri)
     if run_id is None:
@@ -239,7 +307,9 @@ def mlflow_provenance(location: str, tracking_uri: str | None) -> Provenance | N
     except Exception as exc:  # the tracking store is the system's: unreachable is a finding
         return Provenance(source, "mlflow", problems=[f"{source} cannot be read: {_short(exc)}"])
     inputs = list(getattr(run.inputs, "dataset_inputs", None) or [])
-    tagged = [d for d in inputs if _context(d) == "training"]
+    contexts = [_context(d) for d in inputs]
+    tagged = [d for d, c in zip(inputs, contexts, strict=True) if _is_training(c)]
+    untagged = [d for d, c in zip(inputs, contexts, strict=True) if not c]
     training = [
         Recorded(
             name=d.dataset.name,
@@ -248,8 +318,16 @@ def mlflow_provenance(location: str, tracking_uri: str | None) -> Provenance | N
             rows=_rows(d.dataset.profile),
             path=_source_path(d.dataset.source),
         )
-        for d in (tagged or inputs)
+        for d in (tagged or untagged)
     ]
+    others = sorted({c for c in contexts if c and not _is_training(c)})
+    problem = f"{source} logged no dataset inputs"
+    if inputs and not training:
+        problem = (
+            f"{source} logged no training dataset: its dataset inputs are for "
+            + ", ".join(repr(first_line(c, 40)) for c in others)
+            + " (log the training data with mlflow.log_input(dataset, context='training'))"
+        )
     tags = run.data.tags
     return Provenance(
         source=source,
@@ -263,15 +341,16 @@ def mlflow_provenance(location: str, tracking_uri: str | None) -> Provenance | N
         else None,
         trainer=tags.get("mlflow.source.name"),
         parameters=dict(run.data.params),
-        problems=[] if training else [f"{source} logged no dataset inputs"],
+        problems=[] if training else [problem],
     )
 
 
-def mlflow_digest(location: str, tracking_uri: str | None) -> str:
+def mlflow_digest(location: str, tracking_uri: str | None) -> tuple[str, frozenset[str]]:
     """The digest of the MLflow model at a URI (``runs:/``, ``models:/``): its files, fetched.
 
-    The same digest a local MLflow model folder gets (relative paths and sha256 of its files);
-    "" when the model cannot be fetched.
+    The same digest a local MLflow model folder gets (relative paths and sha256 of its files),
+    and the sha256 of each of its files (a served guard names its model file's); ("", empty)
+    when the model cannot be fetched.
     """
     import tempfile
 
@@ -281,7 +360,7 @@ def mlflow_digest(location: str, tracking_uri: str | None) -> str:
     try:
         import mlflow.artifacts
     except ImportError:
-        return ""
+        return "", frozenset()
     with tempfile.TemporaryDirectory(prefix="prodready-lineage-") as scratch:
         try:
             with environ_set("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"):
@@ -289,8 +368,9 @@ def mlflow_digest(location: str, tracking_uri: str | None) -> str:
                     location, dst_path=scratch, tracking_uri=tracking_uri, registry_uri=tracking_uri
                 )
         except Exception:  # the model cannot be fetched: no digest, said by the caller
-            return ""
-        return _sha256_tree(Path(local))
+            return "", frozenset()
+        files = [p for p in sorted(Path(local).rglob("*")) if p.is_file()][:200]
+        return _sha256_tree(Path(local)), frozenset(sha256_file(p) for p in files)
 
 
 def _run_id(location: str, tracking_uri: str | None) -> tuple[str | None, str]:
@@ -341,6 +421,10 @@ def _run_id(location: str, tracking_uri: str | None) -> tuple[str | None, str]:
         return None, f"{mlmodel} cannot be read: {_short(exc)}"
     run_id = meta.get("run_id") if isinstance(meta, dict) else None
     return (run_id if isinstance(run_id, str) and run_id else None), ""
+
+
+def _is_training(context: str | None) -> bool:
+    return context is not None and context.strip().lower() in _TRAINING_CONTEXTS
 
 
 def _context(dataset_input: Any) -> str | None:
@@ -405,12 +489,14 @@ def code_version(folder: Path, timeout_s: float = 5.0) -> CodeVersion:
             )
             return CodeVersion(shown, note=note)
         status = run("status", "--porcelain", "--untracked-files=no")
+        branch = run("symbolic-ref", "-q", "HEAD")
     except subprocess.TimeoutExpired:
         return CodeVersion(shown, note=f"git did not answer within {timeout_s:g} s")
     except OSError as exc:
         return CodeVersion(shown, note=f"git cannot run: {_short(exc)}")
     dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
-    return CodeVersion(shown, commit=head.stdout.strip(), dirty=dirty)
+    detached = branch.returncode == 1  # 1: HEAD is not a branch; other codes: unknown
+    return CodeVersion(shown, commit=head.stdout.strip(), dirty=dirty, detached=detached or None)
 
 
 def environment() -> dict[str, Any]:

@@ -14,10 +14,10 @@ __all__ = ["LineageSettings"]
 class LineageSettings:
     """What the lineage probe (Q7) compares, and how strictly.
 
-    - ``training_data``: the file(s) the model was trained on (CSV or Parquet), relative to
-      the spec's folder. The probe checks that their sha256 (and row count) are what the
-      model's provenance records. Without it, the files are looked for where the provenance
-      says they were (relative to the provenance file).
+    - ``training_data``: the file(s) the model was trained on (CSV or Parquet, or a folder of
+      Parquet files), relative to the spec's folder. The probe checks that their sha256 (and
+      row count) are what the model's provenance records. Without it, the files are looked
+      for where the provenance says they were (relative to the provenance file).
     - ``provenance``: the model's provenance file (format in ``docs/provenance.md``); default
       ``<model artifact>.provenance.json`` beside the artifact.
     - ``reference_is_training``: declare that the reference data *is* the training data (a

@@ -189,17 +189,20 @@ def test_rollback_that_drops_requests_fails_with_the_count(
     assert any(e.title == "Failed requests (3)" for e in finding.evidence)
 
 
-def test_rollback_hook_that_raises_fails_naming_it(
-    binary_model: Pipeline, binary_data: Any, server: SwitchServer
+@pytest.mark.parametrize(
+    ("hook", "said"),
+    [
+        ("rollback_raising", "raised RuntimeError: kubectl: connection refused"),
+        ("rollback_exiting", "raised SystemExit: 2."),  # sys.exit() in a hook
+    ],
+)
+def test_rollback_hook_that_raises_or_exits_fails_naming_it(
+    binary_model: Pipeline, binary_data: Any, server: SwitchServer, hook: str, said: str
 ) -> None:
-    system = _system(
-        binary_model, binary_data, server.url, hooks=_hooks("rollback_raising"), rollback=FAST
-    )
+    system = _system(binary_model, binary_data, server.url, hooks=_hooks(hook), rollback=FAST)
     finding = RollbackProbe().run(system, ProbeContext())
     assert finding.status is Status.FAIL
-    assert finding.summary.startswith(
-        "The hook hooks.rollback raised RuntimeError: kubectl: connection refused"
-    )
+    assert finding.summary.startswith(f"The hook hooks.rollback {said}")
     assert server.live == "v1"
 
 
@@ -504,18 +507,6 @@ def test_a_registry_that_refuses_the_deployment_fails_and_is_left_as_it_was(
         "denied."
     )
     assert registry.fingerprint() == before
-
-
-def test_a_rollback_hook_that_exits_fails_naming_it(
-    binary_model: Pipeline, binary_data: Any, server: SwitchServer
-) -> None:
-    system = _system(
-        binary_model, binary_data, server.url, hooks=_hooks("rollback_exiting"), rollback=FAST
-    )
-    finding = RollbackProbe().run(system, ProbeContext())
-    assert finding.status is Status.FAIL
-    assert finding.summary.startswith("The hook hooks.rollback raised SystemExit: 2.")
-    assert server.live == "v1"
 
 
 def test_a_registry_without_the_alias_or_the_candidate_fails_naming_it(

@@ -4,12 +4,16 @@ One registry per module (version 1 = the served model, alias ``champion``); ever
 the probe against it and the registry must be byte for byte the same afterwards. The hooks
 below are the systems' retraining mechanisms, named in the specs as
 ``tests.probes.test_retraining:<hook>``; the broken ones each get their exact failure.
+
+The tests marked :func:`core` need no mlflow (a system without a registry, served over HTTP
+on 127.0.0.1): they run in the core environment too; every other test skips without mlflow.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -24,15 +28,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from prodready import SpecError, System
+from prodready.adapters.registry import MLflowRegistry
 from prodready.probes import ProbeCancelled, ProbeContext, RetrainingProbe, builtin_probes
 from prodready.probes.retraining import RetrainingSettings, RetrainResult
 from prodready.probes.retraining._shift import Region, find_region, shift_target
 from prodready.results import Status
+from prodready.system import Endpoint
+from tests.adapters.servers import MLflowProtocolServer
 from tests.conftest import require_mlflow
-
-mlflow = require_mlflow()
-
-from prodready.adapters.registry import MLflowRegistry  # noqa: E402
 
 NUMERIC = ["x1", "x2", "x3"]
 FEATURES = [*NUMERIC, "kind"]
@@ -80,7 +83,7 @@ def fit(data: pd.DataFrame, target: str = "y") -> Pipeline:
 
 def save(model: Any, folder: Path) -> Path:
     # Requirements given: inferring them runs the model in a subprocess (seconds).
-    mlflow.sklearn.save_model(
+    require_mlflow().sklearn.save_model(
         model,
         str(folder),
         serialization_format="skops",
@@ -214,6 +217,18 @@ def interrupted_hook(request: Any) -> None:
 # --- fixtures --------------------------------------------------------------------------------
 
 
+def core(test: Any) -> Any:
+    """Marks a test that needs no mlflow (it runs in the core environment too)."""
+    test.core = True
+    return test
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_unless_core(request: pytest.FixtureRequest) -> None:
+    if not getattr(request.function, "core", False):
+        require_mlflow()  # skips (or fails with PRODREADY_REQUIRE_MLFLOW=1) without it
+
+
 @pytest.fixture(scope="module")
 def served() -> tuple[Pipeline, pd.DataFrame]:
     return fit(make_frame(3000, 11)), make_frame(3000, 1)
@@ -221,6 +236,7 @@ def served() -> tuple[Pipeline, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory, served: Any) -> MLflowRegistry:
+    require_mlflow()
     root = tmp_path_factory.mktemp("registry")
     found = MLflowRegistry(f"sqlite:///{root}/mlflow.db")
     version = found.register(NAME, save(served[0], root / "v1"))
@@ -604,3 +620,190 @@ def test_guarded_candidate_scored_in_process_keeps_out_of_production(
     assert not production_log.exists()
     assert (scratch / "rehearsal-decisions.jsonl").stat().st_size > 0
     assert os.environ["MLFLOW_TRACKING_URI"] == registry.uri  # put back
+
+
+# --- without a registry: what the endpoint serves, before and after the hook -----------------
+
+#: The model server the hooks below act on (set by the ``server`` fixture).
+SERVER: MLflowProtocolServer | None = None
+
+
+def swapping_hook(request: Any) -> dict[str, Any]:
+    """Broken: fits a new model and puts it in production itself (no approval)."""
+    model = fit(request.data, request.target)
+    assert SERVER is not None
+    SERVER.model = model
+    return {"model": model}
+
+
+def served_version(request: Any = None) -> str:
+    """What the toy deployment says it serves: the id of the server's model object."""
+    assert SERVER is not None
+    return "v1" if SERVER.model is SERVED_MODEL[0] else "v2"
+
+
+#: The model production serves at the start of each test (the fixture puts it back).
+SERVED_MODEL: list[Any] = []
+
+
+@pytest.fixture(scope="module")
+def plain() -> tuple[Pipeline, pd.DataFrame]:
+    """The served model and its reference data (as ``served``; no mlflow needed)."""
+    return fit(make_frame(3000, 11)), make_frame(3000, 1)
+
+
+@pytest.fixture
+def server(plain: Any) -> Any:
+    """The plain model served over MLflow's scoring protocol on 127.0.0.1, put back after."""
+    global SERVER
+    SERVED_MODEL[:] = [plain[0]]
+    with MLflowProtocolServer(plain[0]) as running:
+        SERVER = running
+        try:
+            yield running
+        finally:
+            SERVER = None
+
+
+def endpoint_system(plain: Any, hook: str, url: str | None, **hooks: str) -> System:
+    model, reference = plain
+    return System(
+        model=model,
+        reference=reference,
+        target="y",
+        endpoint=None if url is None else Endpoint(url=url, timeout_s=2.0),
+        hooks={"retrain": f"tests.probes.test_retraining:{hook}", **hooks},
+        settings={"retraining": dict(SETTINGS)},
+    )
+
+
+def served_check(finding: Any) -> Any:
+    return next(c for c in finding.checks if c.name == "served model unchanged")
+
+
+@core
+def test_without_registry_a_hook_that_leaves_production_alone_passes(
+    plain: Any, server: MLflowProtocolServer
+) -> None:
+    finding = rehearse(endpoint_system(plain, "returns_model", server.url))
+    assert finding.status is Status.PASS, finding.summary
+    assert failed(finding) == set() and not finding.not_assessed
+    check = served_check(finding)
+    assert check.message.startswith(
+        "Not served: production still answers with the same answers on 16 canary rows"
+    )
+    assert "a candidate awaiting approval" in check.message
+    assert "not served: production still answers with the same answers on 16" in (finding.summary)
+    assert finding.measurements["served"]["how"] == "canary"
+    assert finding.measurements["served"]["change"] is None
+    assert server.model is plain[0]
+
+
+@core
+def test_without_registry_a_hook_that_swaps_the_served_model_fails(
+    plain: Any, server: MLflowProtocolServer
+) -> None:
+    finding = rehearse(endpoint_system(plain, "swapping_hook", server.url))
+    assert finding.status is Status.FAIL
+    assert failed(finding) == {"served model unchanged"}
+    assert re.fullmatch(
+        r"The hook put the retrained model in production \(its answers changed on \d+ of 16 "
+        r"canary rows \(by up to [0-9.e-]+\)\): it bypasses the approval workflow \(Q8\)\.",
+        served_check(finding).message,
+    ), served_check(finding).message
+    assert "approval workflow (Q8)" in finding.remediation
+
+
+@core
+def test_without_registry_served_version_hook_names_the_swap(
+    plain: Any, server: MLflowProtocolServer
+) -> None:
+    """hooks.served_version (trusted before the canary answers) names what changed."""
+    version = {"served_version": "tests.probes.test_retraining:served_version"}
+    finding = rehearse(endpoint_system(plain, "swapping_hook", None, **version))
+    assert served_check(finding).message == (
+        "The hook put the retrained model in production (it served version 'v1', then "
+        "version 'v2'): it bypasses the approval workflow (Q8)."
+    )
+    server.model = plain[0]
+    finding = rehearse(endpoint_system(plain, "returns_model", None, **version))
+    assert finding.status is Status.PASS, finding.summary
+    assert "still answers with version 'v1'" in served_check(finding).message
+
+
+@core
+def test_without_registry_an_endpoint_that_does_not_answer_warns(
+    plain: Any, server: MLflowProtocolServer
+) -> None:
+    server.behaviour = "error500"
+    finding = rehearse(endpoint_system(plain, "returns_model", server.url))
+    assert finding.status is Status.WARN
+    assert "served model unchanged" not in statuses(finding)
+    assert finding.not_assessed[0].startswith(
+        "whether the new model waits for approval: what production serves could not be read "
+        "before retraining (the endpoint did not answer ("
+    )
+
+
+@core
+def test_without_registry_endpoint_or_served_version_warns_naming_them(plain: Any) -> None:
+    finding = rehearse(endpoint_system(plain, "returns_model", None))
+    assert finding.status is Status.WARN
+    assert failed(finding) == set()
+    assert "no registry, no endpoint and no hooks.served_version" in finding.not_assessed[0]
+    assert "whether it waits for approval was not checked" in finding.summary
+
+
+def switching_hook(request: Any) -> dict[str, Any]:
+    """Broken: switches the blue/green router to the new model (v2) itself."""
+    from tests.probes import rollback_servers
+
+    assert rollback_servers.SERVER is not None
+    rollback_servers.SERVER.live = "v2"
+    return {"model": fit(request.data, request.target)}
+
+
+@core
+def test_without_registry_the_version_the_endpoint_names_is_trusted(plain: Any) -> None:
+    """An endpoint whose replies name their model version: compared by version."""
+    from tests.probes import rollback_servers
+
+    with rollback_servers.SwitchServer("v1", named=True) as switch:
+        rollback_servers.SERVER = switch
+        try:
+            kept = rehearse(endpoint_system(plain, "returns_model", switch.url))
+            moved = rehearse(endpoint_system(plain, "switching_hook", switch.url))
+        finally:
+            rollback_servers.SERVER = None
+    assert kept.status is Status.PASS, kept.summary
+    assert served_check(kept).message.startswith(
+        "Not served: production still answers with version v1 after retraining"
+    )
+    assert moved.status is Status.FAIL
+    assert served_check(moved).message == (
+        "The hook put the retrained model in production (it served version v1, then version "
+        "v2): it bypasses the approval workflow (Q8)."
+    )
+
+
+def breaking_hook(request: Any) -> dict[str, Any]:
+    """Broken: retraining leaves the production server answering HTTP 500."""
+    assert SERVER is not None
+    SERVER.behaviour = "error500"
+    return {"model": fit(request.data, request.target)}
+
+
+@core
+def test_without_registry_an_endpoint_that_stops_answering_after_the_hook_fails(
+    plain: Any, server: MLflowProtocolServer
+) -> None:
+    finding = rehearse(endpoint_system(plain, "breaking_hook", server.url))
+    assert finding.status is Status.FAIL
+    assert failed(finding) == {"served model unchanged"}
+    assert served_check(finding).message.startswith(
+        "After retraining, the endpoint did not answer (crashed: Internal Server Error): "
+    )
+    assert served_check(finding).message.endswith(
+        "production served the answers on 16 canary rows before the hook and no longer "
+        "answers the same way."
+    )

@@ -16,7 +16,10 @@ A rehearsal on labelled reference data, deterministic for ``policy.seed``:
 5. With a registry: the new model is a new version carrying the candidate alias, and the
    served alias did not move (a hook that promotes straight to production FAILs: it bypasses
    the approval workflow, Q8). The registry is restored byte for byte afterwards, whatever
-   happens.
+   happens. Without a registry (:mod:`._served`): what production serves (the endpoint's
+   version or digest, ``hooks.served_version``, or the endpoint's answers on 16 canary
+   rows) must be the same after the hook as before; with neither an endpoint nor that
+   hook, this part is NOT ASSESSED (a WARN).
 
 No hook: NOT ASSESSED naming ``hooks.retrain``; ``retraining: none``: FAIL. The hook
 contract is documented in ``docs/retraining.md``.

@@ -24,6 +24,7 @@ from prodready.probes.retraining._hook import (
     read_result,
 )
 from prodready.probes.retraining._measure import Scored, Scorer, score
+from prodready.probes.retraining._served import Observed, compare, observable, observe
 from prodready.probes.retraining._settings import METRICS_FOR, RetrainingSettings
 from prodready.probes.retraining._shift import (
     IMPORTANCE_ROWS,
@@ -60,6 +61,8 @@ class _Rehearsal:
     notes: str = ""
     hook_problem: str | None = None
     candidate_failures: str | None = None
+    #: Without a registry: what production served before and after the hook (see _served).
+    served: dict[str, Any] = field(default_factory=dict)
 
 
 class RetrainingProbe(Probe):
@@ -301,6 +304,11 @@ class RetrainingProbe(Probe):
                 seed=context.seed,
                 workdir=workdir,
             )
+            watched: Observed | None = None
+            if registry is None and observable(system):
+                context.report("what production serves before retraining", 0.25)
+                watched = observe(system, seconds=settings.timeout_s, check=context.check_deadline)
+                state.served = {"how": watched.how, "before": watched.label or watched.problem}
             context.report("retraining (the system's hook)", 0.3)
             started = time.monotonic()
             try:
@@ -347,11 +355,29 @@ class RetrainingProbe(Probe):
                     checks.append(_hook_check(state))
                     return None, None
                 state.source = "the model the hook returned"
-                left = (
-                    "whether the new model waits for approval: the spec names no registry "
-                    "(set registry: {uri, model_name} to check that retraining registers "
-                    "a candidate and does not move the served alias)"
-                )
+                if watched is None:
+                    left = (
+                        "whether the new model waits for approval: the spec names no "
+                        "registry, no endpoint and no hooks.served_version (set endpoint: to "
+                        "the served model, or hooks.served_version, to check that production "
+                        "still serves the same model after retraining; or registry: "
+                        "{uri, model_name} to check that retraining registers a candidate and "
+                        "does not move the served alias)"
+                    )
+                elif watched.problem:
+                    left = (
+                        "whether the new model waits for approval: what production serves "
+                        f"could not be read before retraining ({watched.problem})"
+                    )
+                else:
+                    context.report("what production serves after retraining", 0.8)
+                    now = observe(
+                        system,
+                        seconds=settings.timeout_s,
+                        check=context.check_deadline,
+                        how=watched.how,
+                    )
+                    checks.append(_served_check(state, watched, now))
                 return result.model, left
             model, registry_checks = _inspect_registry(
                 registry, name, result, before, serving_before, settings, state, scratch
@@ -463,6 +489,48 @@ def _inspect_registry(
         state.source = "the model the hook returned (none registered)"
         return result.model, checks
     return None, checks
+
+
+def _served_check(state: _Rehearsal, before: Observed, after: Observed) -> Check:
+    """The check "served model unchanged" without a registry: production answers as before."""
+    change = after.problem or compare(before, after)
+    state.served.update({"after": after.label or after.problem, "change": change})
+    threshold = f"production still serves {before.label}"
+    if after.problem:
+        return Check(
+            name="served model unchanged",
+            status=Status.FAIL,
+            measured=after.problem,
+            threshold=threshold,
+            message=f"After retraining, {after.problem}: production served {before.label} "
+            "before the hook and no longer answers the same way.",
+        )
+    if change is not None:
+        return Check(
+            name="served model unchanged",
+            status=Status.FAIL,
+            measured=after.label,
+            threshold=threshold,
+            message=f"The hook put the retrained model in production ({change}): it bypasses "
+            "the approval workflow (Q8).",
+        )
+    still = (
+        f"the same answers on {len(before.outputs)} canary rows"
+        if before.how == "canary" and before.outputs is not None
+        else before.label
+    )
+    state.served["still"] = still
+    state.source = "the model the hook returned, a candidate awaiting approval (not served)"
+    return Check(
+        name="served model unchanged",
+        status=Status.PASS,
+        measured=after.label,
+        threshold=threshold,
+        message=f"Not served: production still answers with {still} after retraining "
+        f"({'the endpoint' if before.how != 'hook' else 'hooks.served_version'} asked before "
+        "and after the hook); the retrained model the hook returned is a candidate awaiting "
+        "approval.",
+    )
 
 
 def _alias(registry: Any, name: str, alias: str) -> str | None:
@@ -648,7 +716,14 @@ def _summary(state: _Rehearsal, checks: list[Check], threshold: float) -> str:
         else ""
     )
     if not state.registry and state.source:
-        landed = " (no registry: whether it waits for approval was not checked)"
+        served = next((c for c in checks if c.name == "served model unchanged"), None)
+        landed = (
+            " (no registry: whether it waits for approval was not checked)"
+            if served is None
+            else f", not served: production still answers with {state.served.get('still')}"
+            if served.status is Status.PASS
+            else ""
+        )
     text = f"{shift}; retraining{took} brought it back to {_fmt(after)}{landed}"
     if failed:
         text += "; failed: " + "; ".join(c.name for c in failed)
@@ -674,6 +749,7 @@ def _measurements(state: _Rehearsal, threshold: float) -> dict[str, Any]:
         "registry": state.registry or None,
         "hook_problem": state.hook_problem,
         "notes": state.notes,
+        "served": state.served or None,
     }
 
 
@@ -714,6 +790,21 @@ def _evidence(state: _Rehearsal, threshold: float, settings: RetrainingSettings)
             f"{state.source or 'missing'}.",
         )
     ]
+    if state.served.get("after") is not None:
+        evidence.append(
+            Table(
+                title="What production served during the rehearsal (no registry)",
+                columns=["read by", "before retraining", "after retraining"],
+                rows=[
+                    [
+                        "hooks.served_version" if state.served["how"] == "hook" else "endpoint",
+                        state.served.get("before"),
+                        state.served.get("after"),
+                    ]
+                ],
+                note=state.served.get("change") or "unchanged: the retrained model is not served",
+            )
+        )
     if state.registry:
         r = state.registry
         evidence.append(
@@ -779,7 +870,8 @@ def _remediation(checks: list[Check]) -> str:
         )
     if "served model unchanged" in failed:
         steps.append(
-            "Never move the served alias from the retrain hook: promotion must go through the "
-            "approval workflow (Q8), which then moves it."
+            "Never put the retrained model in production from the retrain hook (no alias move, "
+            "no deployment): promotion must go through the approval workflow (Q8), which then "
+            "moves it."
         )
     return " ".join(steps)

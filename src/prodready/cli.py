@@ -323,7 +323,12 @@ def _parser() -> argparse.ArgumentParser:
         "or in --folder. See docs/approvals.md. Exit 0, or 2 for bad input.",
     )
     p.add_argument("--model", required=True, help="the registered model's name")
-    p.add_argument("--version", required=True, help="the version approved (1, 2, ...)")
+    p.add_argument(
+        "--version",
+        required=True,
+        help="the version approved: the registry's (1, 2, ...), or without one the "
+        "release name (e.g. 1.4.0)",
+    )
     p.add_argument("--role", required=True, help="the role you approve in, e.g. model-risk")
     p.add_argument("--key", required=True, metavar="KEY", help="your private key (.key)")
     p.add_argument("--registry", metavar="URI", help="the MLflow registry (tracking URI)")

@@ -285,8 +285,12 @@ def test_cli_approve_bad_inputs_one_line_each(
         ([*base, "--key", str(pub_as_key), *where], "is not an unencrypted Ed25519 private key"),
         ([*base, "--key", str(tmp_path / "none.key"), *where], "does not exist"),
         (
-            ["approve", "--model", "m", "--version", "v1", "--role", "r", "--key", "k", *where],
-            "--version: 'v1' is not a version number",
+            [*base[:4], "v1", *base[5:], "--key", "k", "--registry", f"sqlite:///{typo}"],
+            "--version: 'v1' is not a version number (1, 2, ...) of the registry",
+        ),
+        (
+            [*base[:4], "1.4 beta", *base[5:], "--key", "k", *where],
+            "--version: '1.4 beta' is not a version name: expected a release name",
         ),
         (
             ["approve", "--model", "m", "--version", "1", "--role", "Risk", "--key", "k", *where],
@@ -313,6 +317,29 @@ def test_cli_approve_bad_inputs_one_line_each(
     out, err = capsys.readouterr()
     assert out.startswith("approved: m version 1 (sha256 ") and not err
     assert secret not in out
+
+
+def test_cli_approve_a_release_name_without_a_registry(
+    keys: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A system without a registry names its releases its own way: 1.4.0 is accepted."""
+    artifact = tmp_path / "model.skops"
+    artifact.write_bytes(b"release 1.4.0")
+    argv = ["approve", "--model", "credit-risk", "--version", "1.4.0", "--role", "model-risk"]
+    where = ["--artifact", str(artifact), "--folder", str(tmp_path / "approvals")]
+    assert main([*argv, "--key", str(keys / "bob.key"), "--approver", "Bob Diaz", *where]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("approved: credit-risk version 1.4.0 (sha256 ") and not err
+    [(name, text)] = read_folder(tmp_path / "approvals")
+    assert name.startswith("credit-risk.v1.4.0.")
+    result = check_record(name, text, load_trusted_keys(keys / "trusted.yaml"))
+    assert result.state == "valid", result.problem
+    assert result.approval is not None and result.approval.version == "1.4.0"
+    assert result.approval.artifact_sha256 == file_sha256(artifact)
+    # A version name of more than 64 characters is no release name.
+    too_long = ["approve", "--model", "m", "--version", "1" * 40 + "." + "2" * 30]
+    assert main([*too_long, "--role", "model-risk", "--key", str(keys / "bob.key"), *where]) == 2
+    assert "is not a version name" in capsys.readouterr().err
 
 
 def test_private_key_bytes_are_nowhere_in_the_records(keys: Path, tmp_path: Path) -> None:

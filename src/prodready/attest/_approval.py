@@ -83,6 +83,10 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
 _MODEL = re.compile(r"[^\x00-\x1f\x7f/\\]{1,256}")
 _VERSION = re.compile(r"[0-9]{1,12}")
+#: A release name of a system without a registry (``1.4.0``, ``2026-11-27_rc1``): letters,
+#: digits, ".", "-", "_" or "+", at most 64, starting with a letter or digit. A registry
+#: version number is one too, so a record may carry either.
+_RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 _FIELDS = (
     "schema",
     "model",
@@ -167,8 +171,11 @@ class Approval:
         out: list[str] = []
         if not isinstance(self.model, str) or not _MODEL.fullmatch(self.model):
             out.append(f"model is {quote(self.model)}: expected a registered model's name")
-        if not isinstance(self.version, str) or not _VERSION.fullmatch(self.version):
-            out.append(f"version is {quote(self.version)}: expected a version number")
+        if not isinstance(self.version, str) or not _RELEASE.fullmatch(self.version):
+            out.append(
+                f"version is {quote(self.version)}: expected a version number or a release "
+                "name (letters, digits, '.', '-', '_' or '+', at most 64)"
+            )
         if not isinstance(self.artifact_sha256, str) or not _HEX64.fullmatch(self.artifact_sha256):
             out.append("artifact_sha256 is not 64 lowercase hex digits")
         if not isinstance(self.role, str) or not _ROLE.fullmatch(self.role):
@@ -593,8 +600,17 @@ def approve(
     version = str(version)
     if not isinstance(model, str) or not _MODEL.fullmatch(model):
         raise ApprovalError(f"--model: {quote(model)} is not a registered model's name")
-    if not _VERSION.fullmatch(version):
-        raise ApprovalError(f"--version: {quote(version)} is not a version number (1, 2, ...)")
+    if registry is not None and not _VERSION.fullmatch(version):
+        raise ApprovalError(
+            f"--version: {quote(version)} is not a version number (1, 2, ...) of the registry"
+        )
+    if registry is None and not _RELEASE.fullmatch(version):
+        # Without a registry the version is the system's own release name (1.4.0, ...).
+        raise ApprovalError(
+            f"--version: {quote(version)} is not a version name: expected a release name of "
+            "letters, digits, '.', '-', '_' or '+' (at most 64, starting with a letter or "
+            "digit), e.g. 1.4.0"
+        )
     if not _ROLE.fullmatch(role):
         raise ApprovalError(
             f"--role: {quote(role)} is not a role name: expected lowercase letters, digits, "

@@ -11,10 +11,16 @@ What a PASS needs, each a check:
 2. every record kept with the served version approves *that* artifact: same model, version
    and sha256 as served (a record for an earlier version or digest is stale: FAIL);
 3. nobody rejected it;
-4. every counted approval was made before the version's deployment (``prodready.deployed_at``;
-   unknown: WARN) and not in the future;
+4. every counted approval was made before the version's deployment (``prodready.deployed_at``,
+   or ``hooks.deployed_at`` without a registry; unknown: WARN) and not in the future;
 5. the policy: each required role approved, at least ``min_approvers`` distinct people, and
-   one person in two roles only if ``allow_self_approval``.
+   one person in two roles only if ``allow_self_approval``;
+6. only when nothing says what production serves (``Served.how == "artifact"``, no registry):
+   a WARN saying the spec's model artifact was judged in its place.
+
+Without a registry and without a served version name (the endpoint gave only a digest, or
+the artifact is judged), a record counts when it names the model and the digest: the bytes
+are what is approved, whatever release name the approver gave them.
 """
 
 from __future__ import annotations
@@ -70,8 +76,15 @@ def judge(
     """
     now = now or datetime.now(UTC)
     served_text = f"version {served.version} of {model!r} ({_short(served.digest)})"
-    if served.version is None:
+    if served.how == "artifact":
+        served_text = f"the model artifact of {model!r} the spec names ({_short(served.digest)})"
+    elif served.version is None and not served.registry:
+        served_text = f"the served artifact of {model!r} ({_short(served.digest)})"
+    elif served.version is None:
         served_text = f"an unregistered artifact of {model!r} ({_short(served.digest)})"
+    # No version name to match (no registry, none reported): the digest alone binds.
+    by_digest = served.version is None and not served.registry
+    deployment = served.deployed_from
     checks: list[Check] = []
     verdict: dict[int, str] = {}
     results = [check_record(s.where, s.text, trusted) for s in stored]
@@ -111,7 +124,9 @@ def judge(
             verdict[i] = f"for version {a.version}: not counted"
             continue
         exact = (
-            a.model == model and a.version == served.version and a.artifact_sha256 == served.digest
+            a.model == model
+            and (by_digest or a.version == served.version)
+            and a.artifact_sha256 == served.digest
         )
         if exact:
             bound.append((i, r, a))
@@ -180,7 +195,7 @@ def judge(
             name="approved before deployment",
             status=Status.FAIL,
             measured=len(late),
-            threshold=f"every approval before {DEPLOYED_AT_TAG}",
+            threshold=f"every approval before {deployment}",
             message="; ".join(late),
         )
     elif served.deployed_at is None:
@@ -188,11 +203,10 @@ def judge(
             name="approved before deployment",
             status=Status.WARN,
             measured=served.deployed_text or None,
-            threshold=f"every approval before {DEPLOYED_AT_TAG}",
+            threshold=f"every approval before {deployment}",
             message=(
                 f"{served.deployed_problem}: whether the approvals came before the deployment "
-                f"cannot be checked (have the deployment set the version tag {DEPLOYED_AT_TAG} "
-                "to the UTC time it moves the alias)."
+                f"cannot be checked ({_deployment_advice(served)})."
             ),
         )
     else:
@@ -200,7 +214,7 @@ def judge(
             name="approved before deployment",
             status=Status.PASS,
             measured=served.deployed_text,
-            threshold=f"every approval before {DEPLOYED_AT_TAG}",
+            threshold=f"every approval before {deployment}",
             message=(
                 f"All {len(counted)} approval(s) were made before the deployment at "
                 f"{served.deployed_text}."
@@ -250,6 +264,21 @@ def judge(
         )
     )
 
+    if served.how == "artifact":
+        checks.append(
+            Check(
+                name="served artifact",
+                status=Status.WARN,
+                measured=None,
+                threshold="the endpoint's reply or hooks.served_version names what is served",
+                message=(
+                    "What production serves is not known (no endpoint reply names it and the "
+                    "spec has no hooks.served_version): the spec's model artifact was judged "
+                    "in its place, so approving it proves nothing about the served model."
+                ),
+            )
+        )
+
     status = Finding.worst(checks)
     failing = [c for c in checks if c.status == Status.FAIL]
     if failing:
@@ -258,7 +287,7 @@ def judge(
             summary += f" (and {len(failing) - 1} more failing check(s))"
     else:
         summary = (
-            f"{_upper(served_text)}, served (known from the {served.how}), is approved by "
+            f"{_upper(served_text)}, {_how_known(served)}, is approved by "
             f"{len(people)} distinct people ({_names(people)}) in the role(s) "
             f"{_names(sorted(covered))}, each record signed by a trusted key and bound to the "
             "served artifact's digest"
@@ -302,7 +331,7 @@ def judge(
                 "verdict",
             ],
             rows=rows,  # type: ignore[arg-type]
-            note=f"Served: {served_text}, known from the {served.how}"
+            note=f"Served: {served_text}, {_how_known(served)}"
             + (f"; deployed at {served.deployed_text}" if served.deployed_text else "")
             + (f". {'; '.join(served.notes)}" if served.notes else ""),
         )
@@ -333,7 +362,7 @@ def judge(
             "allow_self_approval": settings.allow_self_approval,
         },
         evidence=evidence,  # type: ignore[arg-type]
-        remediation="" if status == Status.PASS else _remediation(checks, settings),
+        remediation="" if status == Status.PASS else _remediation(checks, settings, served),
     )
 
 
@@ -354,7 +383,28 @@ def _policy_text(settings: ApprovalSettings) -> str:
     return f"{roles}>= {settings.min_approvers} distinct approvers{selfie}"
 
 
-def _remediation(checks: list[Check], settings: ApprovalSettings) -> str:
+def _how_known(served: Served) -> str:
+    """How we know what production serves, for the summary: "served (known from the alias)"."""
+    if served.how == "artifact":
+        return "judged in place of what production serves (which is not known)"
+    if served.how == "hook" and not served.registry:
+        return "served (known from hooks.served_version)"
+    return f"served (known from the {served.how})"
+
+
+def _deployment_advice(served: Served) -> str:
+    if served.registry:
+        return (
+            f"have the deployment set the version tag {DEPLOYED_AT_TAG} to the UTC time it "
+            "moves the alias"
+        )
+    return (
+        f"set {served.deployed_from} in the spec to a function deployed_at(version) returning "
+        "the UTC ISO 8601 time the served version was deployed"
+    )
+
+
+def _remediation(checks: list[Check], settings: ApprovalSettings, served: Served) -> str:
     failing = {c.name for c in checks if c.status != Status.PASS}
     steps: list[str] = []
     if "signatures" in failing:
@@ -367,18 +417,36 @@ def _remediation(checks: list[Check], settings: ApprovalSettings) -> str:
         roles = (
             f" in the roles {_names(settings.required_roles)}" if settings.required_roles else ""
         )
-        steps.append(
-            f"Have {settings.min_approvers} distinct people{roles} review the served version "
-            "and sign `prodready approve --model NAME --version N --role ROLE --key KEY.key` "
-            "(the digest is taken from the registry: an approval of another version or "
-            "artifact does not count)"
-        )
+        if served.registry:
+            steps.append(
+                f"Have {settings.min_approvers} distinct people{roles} review the served "
+                "version and sign `prodready approve --model NAME --version N --role ROLE "
+                "--key KEY.key` (the digest is taken from the registry: an approval of another "
+                "version or artifact does not count)"
+            )
+        else:
+            steps.append(
+                f"Have {settings.min_approvers} distinct people{roles} review the served "
+                "model and sign `prodready approve --model NAME --version RELEASE --role ROLE "
+                "--key KEY.key --artifact MODEL_FILE --folder APPROVALS_DIR` (the digest is "
+                "computed from the file: an approval of other bytes does not count)"
+            )
     if "no rejection" in failing:
         steps.append("Do not serve a version an approver rejected: roll back to an approved one")
     if "approved before deployment" in failing:
         steps.append(
-            "Deploy only after the approvals (the deployment should check them first and set "
-            f"the version tag {DEPLOYED_AT_TAG} when it moves the alias)"
+            "Deploy only after the approvals (the deployment should check them first"
+            + (
+                f" and set the version tag {DEPLOYED_AT_TAG} when it moves the alias)"
+                if served.registry
+                else f", and {served.deployed_from} report when it deployed)"
+            )
+        )
+    if "served artifact" in failing:
+        steps.append(
+            "Say what production serves: have the endpoint's replies name the model version "
+            "and digest, or set hooks.served_version to a function returning the served "
+            "release name"
         )
     return ". ".join(steps) + "." if steps else ""
 

@@ -9,9 +9,17 @@ The probe verifies the signed approvals of what production actually serves:
 - it verifies each against the trusted-keys file (``approval.trusted_keys``) and judges them
   against the policy (:mod:`._judge`).
 
-NOT ASSESSED without ``approval.trusted_keys`` (an approval nobody can verify proves nothing)
-or without a ``registry`` (nothing says which version is served); ``approval: none`` declares
-that the system has no approval workflow, which FAILs.
+Without a registry (a system on another stack), the records come from ``approval.folder``
+and must name ``approval.model_name``; what is served comes from the endpoint's reply,
+``hooks.served_version`` or, failing both, the spec's model artifact (a WARN: what production
+serves is then unknown); when it was deployed from ``hooks.deployed_at``
+(:func:`._served.find_served_unregistered`).
+
+NOT ASSESSED without ``approval.trusted_keys`` (an approval nobody can verify proves nothing),
+without a ``registry`` or an ``approval.folder`` (the records have no home), without a
+registry and ``approval.model_name`` (the name the records must approve), or when the digest
+must be the model artifact's and the model was given in Python (``model.path``);
+``approval: none`` declares that the system has no approval workflow, which FAILs.
 """
 
 from __future__ import annotations
@@ -25,7 +33,13 @@ from prodready._settings import first_line
 from prodready.attest._approval import TAG_PREFIX, load_trusted_keys, read_folder
 from prodready.probes._base import Probe, ProbeContext
 from prodready.probes.approval._judge import Stored, judge
-from prodready.probes.approval._served import ServedUnknown, find_served
+from prodready.probes.approval._served import (
+    NoArtifactDigest,
+    Served,
+    ServedUnknown,
+    find_served,
+    find_served_unregistered,
+)
 from prodready.probes.approval._settings import ApprovalSettings
 from prodready.results import Check, Finding, Status
 from prodready.system import System
@@ -91,12 +105,7 @@ class ApprovalProbe(Probe):
                 "docs/approvals.md), or declare approval: none",
             )
         if system.registry is None:
-            return self.not_assessed(
-                "The spec names no model registry, so which version production serves, and "
-                "its artifact's digest, are unknown.",
-                "registry",
-                "the registry (uri, model_name) production is served from",
-            )
+            return self._run_unregistered(system, context, settings)
         trusted = load_trusted_keys(_path(system, settings.trusted_keys))
         from prodready.adapters.registry import open_registry
 
@@ -106,23 +115,11 @@ class ApprovalProbe(Probe):
         try:
             served = find_served(system, registry, name, settings.alias)
         except ServedUnknown as exc:
-            return Finding(
-                question=self.question,
-                status=Status.FAIL,
-                summary=f"What production serves is unknown: {first_line(str(exc))}.",
-                checks=[
-                    Check(
-                        name="served version",
-                        status=Status.FAIL,
-                        measured=None,
-                        threshold="the endpoint, hooks.served_version or the alias names it",
-                        message=first_line(str(exc)),
-                    )
-                ],
-                remediation=(
-                    f"Point the registry alias approval.alias ({settings.alias}) at the "
-                    "version production serves, or have the endpoint's replies name it."
-                ),
+            return _unknown(
+                exc,
+                "the endpoint, hooks.served_version or the alias names it",
+                f"Point the registry alias approval.alias ({settings.alias}) at the "
+                "version production serves, or have the endpoint's replies name it.",
             )
         context.check_deadline()
         context.report("verifying the approval records", 0.5)
@@ -137,6 +134,78 @@ class ApprovalProbe(Probe):
             elsewhere=elsewhere,
         )
 
+    def _run_unregistered(
+        self, system: System, context: ProbeContext, settings: ApprovalSettings
+    ) -> Finding:
+        """Q8 for a system without a registry: records in the folder, served via hooks."""
+        if settings.folder is None:
+            return self.not_assessed(
+                "The spec names neither a model registry (registry) nor an approvals folder "
+                "(approval.folder), so the approval records have no home to be read from.",
+                "registry",
+                "the registry (uri, model_name) production is served from, or set "
+                "approval.folder to the folder prodready approve --folder writes into",
+            )
+        if settings.model_name is None:
+            return self.not_assessed(
+                "The spec names no model registry and no approval.model_name, so which model "
+                "the approval records must name is unknown.",
+                "approval.model_name",
+                "the model name the approvals name (prodready approve --model NAME)",
+            )
+        assert settings.trusted_keys is not None  # run() checked it
+        trusted = load_trusted_keys(_path(system, settings.trusted_keys))
+        context.report("finding what production serves", 0.1)
+        try:
+            served = find_served_unregistered(system)
+        except NoArtifactDigest as exc:
+            return self.not_assessed(
+                f"Without a registry the approvals are checked against the model artifact's "
+                f"digest, and {first_line(str(exc))}.",
+                "model.path",
+                "the model file (or MLflow model folder) that is served, so its sha256 is known",
+            )
+        except ServedUnknown as exc:
+            return _unknown(
+                exc,
+                "the endpoint or hooks.served_version names it",
+                "Have hooks.served_version return the release name production serves, or "
+                "have the endpoint's replies name the model version and digest.",
+            )
+        context.check_deadline()
+        context.report("verifying the approval records", 0.5)
+        stored, source, elsewhere = _read_records(
+            system, None, settings.model_name, served, settings
+        )
+        return judge(
+            model=settings.model_name,
+            served=served,
+            stored=stored,
+            trusted=trusted,
+            settings=settings,
+            source=source,
+            elsewhere=elsewhere,
+        )
+
+
+def _unknown(exc: Exception, threshold: str, remediation: str) -> Finding:
+    """The FAIL when what production serves cannot be found out."""
+    return Finding(
+        question="Q8",
+        status=Status.FAIL,
+        summary=f"What production serves is unknown: {first_line(str(exc))}.",
+        checks=[
+            Check(
+                name="served version",
+                status=Status.FAIL,
+                measured=None,
+                threshold=threshold,
+                message=first_line(str(exc)),
+            )
+        ],
+        remediation=remediation,
+    )
+
 
 def _path(system: System, value: str) -> Path:
     """A settings path, relative to the spec's folder."""
@@ -147,7 +216,7 @@ def _path(system: System, value: str) -> Path:
 
 
 def _read_records(
-    system: System, registry: Any, name: str, served: Any, settings: ApprovalSettings
+    system: System, registry: Any, name: str, served: Served, settings: ApprovalSettings
 ) -> tuple[list[Stored], str, dict[str, int]]:
     """The records to judge, where they were read, and records kept with other versions."""
     elsewhere: dict[str, int] = {}

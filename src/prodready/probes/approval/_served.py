@@ -5,6 +5,11 @@ the served process says what it loaded), then the spec's ``hooks.served_version`
 registry alias production follows (``approval.alias``, ``champion`` by default). The digest
 is the endpoint's when it gives one; otherwise it is recomputed from the registry version's
 artifact bytes (a ``prodready.digest`` tag could have been edited).
+
+Without a registry (:func:`find_served_unregistered`): the endpoint's reply, then
+``hooks.served_version`` (the digest is then the spec's model artifact's), else the spec's
+model artifact itself, judged in place of what production serves (which is then unknown).
+When it was deployed comes from ``hooks.deployed_at`` instead of a version tag.
 """
 
 from __future__ import annotations
@@ -18,12 +23,22 @@ import numpy as np
 from prodready._settings import first_line, quote
 from prodready.attest._approval import parse_time
 
-__all__ = ["DEPLOYED_AT_TAG", "Served", "find_served"]
+__all__ = [
+    "DEPLOYED_AT_HOOK",
+    "DEPLOYED_AT_TAG",
+    "NoArtifactDigest",
+    "Served",
+    "find_served",
+    "find_served_unregistered",
+]
 
 #: The version tag recording when the version was put in production (UTC ISO 8601): written
 #: by the deployment (the example's, :func:`prodready.example._approvals.record_deployment`)
 #: when it moves the production alias to the version.
 DEPLOYED_AT_TAG = "prodready.deployed_at"
+#: Without a registry, the hook that says when a version was put in production:
+#: ``deployed_at(version: str | None) -> str``, UTC ISO 8601 like the tag.
+DEPLOYED_AT_HOOK = "hooks.deployed_at"
 
 
 @dataclass(frozen=True)
@@ -31,16 +46,21 @@ class Served:
     """What production serves, and how we know.
 
     ``version`` is the registry version (None when no registered version matches what the
-    endpoint reports), ``digest`` the sha256 of the served artifact, ``how`` where the
-    version came from; ``registered_digest`` the digest recomputed from the registry
-    version's bytes (None when there is no version); ``deployed_at`` the version's
-    ``prodready.deployed_at`` tag (None when absent or unreadable, ``deployed_problem`` says
-    which); ``notes`` what was tried and did not answer, in words.
+    endpoint reports), or without a registry the release name the endpoint or
+    ``hooks.served_version`` gives (None when neither does); ``digest`` the sha256 of the
+    served artifact; ``how`` where they came from: ``endpoint`` (its reply), ``hook``
+    (``hooks.served_version``), ``alias`` (the registry alias) or ``artifact`` (nothing says
+    what production serves: the spec's model artifact is judged in its place);
+    ``registered_digest`` the digest recomputed from the registry version's bytes (None when
+    there is no version); ``deployed_at`` when it was deployed, from ``deployed_from`` (the
+    ``prodready.deployed_at`` tag, or ``hooks.deployed_at`` without a registry; None when
+    absent or unreadable, ``deployed_problem`` says which); ``registry`` whether the system
+    has one; ``notes`` what was tried and did not answer, and where the digest came from.
     """
 
     version: str | None
     digest: str
-    how: Literal["endpoint", "hook", "alias"]
+    how: Literal["endpoint", "hook", "alias", "artifact"]
     registered_digest: str | None = None
     deployed_at: datetime | None = None
     deployed_text: str = ""
@@ -48,10 +68,16 @@ class Served:
     reported_version: str | None = None
     notes: tuple[str, ...] = ()
     tags: dict[str, str] | None = None
+    registry: bool = True
+    deployed_from: str = DEPLOYED_AT_TAG
 
 
 class ServedUnknown(Exception):
     """Nothing says what production serves (no answer from the endpoint, no alias set)."""
+
+
+class NoArtifactDigest(Exception):
+    """Without a registry, the digest is the spec's model artifact's, and it has none."""
 
 
 def _attr(reply: Any, name: str) -> str | None:
@@ -168,3 +194,102 @@ def find_served(system: Any, registry: Any, name: str, alias: str) -> Served:
         notes=tuple(notes),
         tags=tags,
     )
+
+
+def find_served_unregistered(system: Any) -> Served:
+    """What production serves when the system has no registry (see the module docstring).
+
+    :class:`ServedUnknown` when ``hooks.served_version`` fails; :class:`NoArtifactDigest`
+    when the digest must be the spec's model artifact's and the model was given in Python.
+    """
+    notes: list[str] = []
+    how: Literal["endpoint", "hook", "alias", "artifact"]
+    version, digest, note = _ask_endpoint(system)
+    if note:
+        notes.append(note)
+    if version is not None or digest is not None:
+        how = "endpoint"
+    elif "served_version" in getattr(system, "hooks", {}):
+        how = "hook"
+        try:
+            result = system.hook("served_version")()
+        except Exception as exc:
+            raise ServedUnknown(
+                f"hooks.served_version raised {type(exc).__name__}: {first_line(str(exc))}"
+            ) from exc
+        if result is None or str(result).strip() == "":
+            raise ServedUnknown(f"hooks.served_version returned {quote(result)}, not a version")
+        version = str(result)
+    else:
+        how = "artifact"
+        notes.append(
+            "what production serves is not known (no endpoint reply names it and the spec has "
+            "no hooks.served_version): the spec's model artifact is judged in its place"
+        )
+    if digest is None:
+        artifact = getattr(system, "model_artifact", None)
+        digest = getattr(artifact, "sha256", "") or None
+        if artifact is None or digest is None:
+            raise NoArtifactDigest(
+                "the model was given in Python, so there is no model artifact whose digest the "
+                "approvals could name"
+            )
+        if how != "artifact":
+            # The served version's bytes are taken to be the assessed artifact's: Q7 (lineage)
+            # verifies that link; said here so the reader knows what was assumed.
+            notes.append(
+                f"the {'endpoint' if how == 'endpoint' else 'hook'} names version "
+                f"{quote(version)} but no digest: its digest is taken to be the spec's model "
+                f"artifact's ({artifact.location}; Q7 verifies that link)"
+            )
+    deployed_at, deployed_text, problem = _deployed_from_hook(system, version)
+    return Served(
+        version=version,
+        digest=digest,
+        how=how,
+        deployed_at=deployed_at,
+        deployed_text=deployed_text,
+        deployed_problem=problem,
+        reported_version=version,
+        notes=tuple(notes),
+        registry=False,
+        deployed_from=DEPLOYED_AT_HOOK,
+    )
+
+
+def _deployed_from_hook(system: Any, version: str | None) -> tuple[datetime | None, str, str]:
+    """(when, its text, the problem) from ``hooks.deployed_at``: a failing hook is a WARN."""
+    if "deployed_at" not in getattr(system, "hooks", {}):
+        return (
+            None,
+            "",
+            (f"the spec has no {DEPLOYED_AT_HOOK}: when the served model was deployed is unknown"),
+        )
+    try:
+        result = system.hook("deployed_at")(version)
+    except Exception as exc:  # the hook's failure: the time is unknown (WARN), never an ERROR
+        return (
+            None,
+            "",
+            (
+                f"{DEPLOYED_AT_HOOK} raised {type(exc).__name__}: {first_line(str(exc))}: when "
+                "the served model was deployed is unknown"
+            ),
+        )
+    if not isinstance(result, str):
+        return (
+            None,
+            "",
+            (f"{DEPLOYED_AT_HOOK} returned {quote(result)}, not a UTC ISO 8601 time (text)"),
+        )
+    try:
+        return parse_time(result), result, ""
+    except ValueError:
+        return (
+            None,
+            result,
+            (
+                f"{DEPLOYED_AT_HOOK} returned {quote(result)} for version {quote(version)}, "
+                "not a UTC ISO 8601 time"
+            ),
+        )

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from prodready._settings import quote, require
 
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+# As a record's model (attest._approval), and not blank.
+_MODEL = re.compile(r"(?=.*\S)[^\x00-\x1f\x7f/\\]{1,256}")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class ApprovalSettings:
       version when the endpoint does not say which it serves.
     - ``max_clock_skew_s``: an approval dated later than now by more than this is refused
       (a clock that is wrong, or a record made up ahead of time).
+    - ``model_name``: without a registry, the model name the records in ``folder`` must
+      approve (``prodready approve --model``); with a registry, ``registry.model_name`` is.
     """
 
     trusted_keys: str | None = None
@@ -38,6 +42,7 @@ class ApprovalSettings:
     allow_self_approval: bool = False
     alias: str = "champion"
     max_clock_skew_s: float = 300.0
+    model_name: str | None = None
 
     def __post_init__(self) -> None:
         for name, value in (("trusted_keys", self.trusted_keys), ("folder", self.folder)):
@@ -73,4 +78,11 @@ class ApprovalSettings:
             "max_clock_skew_s",
             f"is {self.max_clock_skew_s}",
             "a number of seconds from 0 to 86,400",
+        )
+        require(
+            self.model_name is None or bool(_MODEL.fullmatch(self.model_name)),
+            "model_name",
+            f"is {quote(self.model_name)}",
+            "the model name the approvals name (prodready approve --model), at most 256 "
+            "characters, no '/' or '\\'",
         )

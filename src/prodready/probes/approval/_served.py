@@ -108,6 +108,16 @@ def _ask_endpoint(system: Any) -> tuple[str | None, str | None, str]:
     return version, digest, ""
 
 
+def _hook_version(system: Any) -> Any:
+    """What ``hooks.served_version()`` returns; :class:`ServedUnknown` when it raises."""
+    try:
+        return system.hook("served_version")()
+    except Exception as exc:
+        raise ServedUnknown(
+            f"hooks.served_version raised {type(exc).__name__}: {first_line(str(exc))}"
+        ) from exc
+
+
 def find_served(system: Any, registry: Any, name: str, alias: str) -> Served:
     """What production serves (see the module docstring); :class:`ServedUnknown` if unknown."""
     notes: list[str] = []
@@ -135,12 +145,7 @@ def find_served(system: Any, registry: Any, name: str, alias: str) -> Served:
             version = aliased if aliased in matching else (matching[-1] if matching else None)
     elif "served_version" in getattr(system, "hooks", {}):
         how = "hook"
-        try:
-            result = system.hook("served_version")()
-        except Exception as exc:
-            raise ServedUnknown(
-                f"hooks.served_version raised {type(exc).__name__}: {first_line(str(exc))}"
-            ) from exc
+        result = _hook_version(system)
         version = None if result is None else str(result)
         reported = version
         if version not in versions:
@@ -211,12 +216,7 @@ def find_served_unregistered(system: Any) -> Served:
         how = "endpoint"
     elif "served_version" in getattr(system, "hooks", {}):
         how = "hook"
-        try:
-            result = system.hook("served_version")()
-        except Exception as exc:
-            raise ServedUnknown(
-                f"hooks.served_version raised {type(exc).__name__}: {first_line(str(exc))}"
-            ) from exc
+        result = _hook_version(system)
         if result is None or str(result).strip() == "":
             raise ServedUnknown(f"hooks.served_version returned {quote(result)}, not a version")
         version = str(result)

@@ -30,7 +30,7 @@ from typing import Any
 
 from prodready._exceptions import SpecError
 from prodready._settings import first_line
-from prodready.attest._approval import TAG_PREFIX, load_trusted_keys, read_folder
+from prodready.attest._approval import TAG_PREFIX, TrustedKeys, load_trusted_keys, read_folder
 from prodready.probes._base import Probe, ProbeContext
 from prodready.probes.approval._judge import Stored, judge
 from prodready.probes.approval._served import (
@@ -121,18 +121,7 @@ class ApprovalProbe(Probe):
                 f"Point the registry alias approval.alias ({settings.alias}) at the "
                 "version production serves, or have the endpoint's replies name it.",
             )
-        context.check_deadline()
-        context.report("verifying the approval records", 0.5)
-        stored, source, elsewhere = _read_records(system, registry, name, served, settings)
-        return judge(
-            model=name,
-            served=served,
-            stored=stored,
-            trusted=trusted,
-            settings=settings,
-            source=source,
-            elsewhere=elsewhere,
-        )
+        return _verify(system, registry, name, served, trusted, settings, context)
 
     def _run_unregistered(
         self, system: System, context: ProbeContext, settings: ApprovalSettings
@@ -172,20 +161,31 @@ class ApprovalProbe(Probe):
                 "Have hooks.served_version return the release name production serves, or "
                 "have the endpoint's replies name the model version and digest.",
             )
-        context.check_deadline()
-        context.report("verifying the approval records", 0.5)
-        stored, source, elsewhere = _read_records(
-            system, None, settings.model_name, served, settings
-        )
-        return judge(
-            model=settings.model_name,
-            served=served,
-            stored=stored,
-            trusted=trusted,
-            settings=settings,
-            source=source,
-            elsewhere=elsewhere,
-        )
+        return _verify(system, None, settings.model_name, served, trusted, settings, context)
+
+
+def _verify(
+    system: System,
+    registry: Any,
+    name: str,
+    served: Served,
+    trusted: TrustedKeys,
+    settings: ApprovalSettings,
+    context: ProbeContext,
+) -> Finding:
+    """Read the records (the registry's tags or the folder) and judge them for ``served``."""
+    context.check_deadline()
+    context.report("verifying the approval records", 0.5)
+    stored, source, elsewhere = _read_records(system, registry, name, served, settings)
+    return judge(
+        model=name,
+        served=served,
+        stored=stored,
+        trusted=trusted,
+        settings=settings,
+        source=source,
+        elsewhere=elsewhere,
+    )
 
 
 def _unknown(exc: Exception, threshold: str, remediation: str) -> Finding:

@@ -8,6 +8,7 @@ or ``hooks.served_version``, and the deployment time from ``hooks.deployed_at``.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -60,6 +61,20 @@ def deployed_at_fails(version):
 
 def deployed_at_garbage(version):
     return "yesterday"
+
+
+def served_version_hangs():
+    import time
+
+    time.sleep(3)  # past approval.hook_timeout_s (0.5 s in the test); it ends on its own
+    return "1.4.0"
+
+
+def deployed_at_hangs(version):
+    import time
+
+    time.sleep(3)
+    return "2026-01-01T00:00:00Z"
 """
 
 
@@ -302,6 +317,29 @@ def test_a_served_version_hook_that_raises_fails(fresh: World) -> None:
     assert finding.summary == (
         "What production serves is unknown: hooks.served_version raised RuntimeError: the "
         "deploy log is unreachable."
+    )
+
+
+def test_hooks_that_hang_are_judged_within_approval_hook_timeout_s(fresh: World) -> None:
+    both(fresh)
+    hooks = {"served_version": "q8_free_hooks:served_version_hangs"}
+    started = time.monotonic()
+    finding = assess(system(fresh, hooks=hooks, hook_timeout_s=0.5))
+    assert time.monotonic() - started < 2.5  # not the 3 s the hook sleeps
+    assert finding.status == Status.FAIL
+    assert finding.summary == (
+        "What production serves is unknown: hooks.served_version did not return within 0.5 s "
+        "(approval.hook_timeout_s); it may still be running."
+    )
+    hooks = {
+        "served_version": "q8_free_hooks:served_version",
+        "deployed_at": "q8_free_hooks:deployed_at_hangs",
+    }
+    finding = assess(system(fresh, hooks=hooks, hook_timeout_s=0.5))
+    assert finding.status == Status.WARN, finding.summary
+    assert check(finding, "approved before deployment").message.startswith(
+        "hooks.deployed_at did not return within 0.5 s (approval.hook_timeout_s): when the "
+        "served model was deployed is unknown"
     )
 
 

@@ -113,7 +113,7 @@ class ApprovalProbe(Probe):
         name = system.registry.model_name
         context.report("finding the served version", 0.1)
         try:
-            served = find_served(system, registry, name, settings.alias)
+            served = find_served(system, registry, name, settings.alias, settings.hook_timeout_s)
         except ServedUnknown as exc:
             return _unknown(
                 exc,
@@ -146,7 +146,7 @@ class ApprovalProbe(Probe):
         trusted = load_trusted_keys(_path(system, settings.trusted_keys))
         context.report("finding what production serves", 0.1)
         try:
-            served = find_served_unregistered(system)
+            served = find_served_unregistered(system, settings.hook_timeout_s)
         except NoArtifactDigest as exc:
             return self.not_assessed(
                 f"Without a registry the approvals are checked against the model artifact's "

@@ -22,6 +22,7 @@ import numpy as np
 
 from prodready._settings import first_line, quote
 from prodready.attest._approval import parse_time
+from prodready.probes._bounded import HookTimeout, call_bounded
 
 __all__ = [
     "DEPLOYED_AT_HOOK",
@@ -108,17 +109,27 @@ def _ask_endpoint(system: Any) -> tuple[str | None, str | None, str]:
     return version, digest, ""
 
 
-def _hook_version(system: Any) -> Any:
-    """What ``hooks.served_version()`` returns; :class:`ServedUnknown` when it raises."""
+def _hook_version(system: Any, seconds: float) -> Any:
+    """What ``hooks.served_version()`` returns within ``seconds``; :class:`ServedUnknown`
+    when it raises, exits or does not return in time (the system's procedure failed)."""
     try:
-        return system.hook("served_version")()
-    except Exception as exc:
+        return call_bounded(
+            system.hook("served_version"), seconds=seconds, name="prodready-hooks.served_version"
+        )
+    except HookTimeout:
+        raise ServedUnknown(
+            f"hooks.served_version did not return within {seconds:g} s "
+            "(approval.hook_timeout_s); it may still be running"
+        ) from None
+    except (Exception, SystemExit) as exc:
         raise ServedUnknown(
             f"hooks.served_version raised {type(exc).__name__}: {first_line(str(exc))}"
         ) from exc
 
 
-def find_served(system: Any, registry: Any, name: str, alias: str) -> Served:
+def find_served(
+    system: Any, registry: Any, name: str, alias: str, hook_timeout_s: float = 30.0
+) -> Served:
     """What production serves (see the module docstring); :class:`ServedUnknown` if unknown."""
     notes: list[str] = []
     how: Literal["endpoint", "hook", "alias"]
@@ -145,7 +156,7 @@ def find_served(system: Any, registry: Any, name: str, alias: str) -> Served:
             version = aliased if aliased in matching else (matching[-1] if matching else None)
     elif "served_version" in getattr(system, "hooks", {}):
         how = "hook"
-        result = _hook_version(system)
+        result = _hook_version(system, hook_timeout_s)
         version = None if result is None else str(result)
         reported = version
         if version not in versions:
@@ -201,7 +212,7 @@ def find_served(system: Any, registry: Any, name: str, alias: str) -> Served:
     )
 
 
-def find_served_unregistered(system: Any) -> Served:
+def find_served_unregistered(system: Any, hook_timeout_s: float = 30.0) -> Served:
     """What production serves when the system has no registry (see the module docstring).
 
     :class:`ServedUnknown` when ``hooks.served_version`` fails; :class:`NoArtifactDigest`
@@ -216,7 +227,7 @@ def find_served_unregistered(system: Any) -> Served:
         how = "endpoint"
     elif "served_version" in getattr(system, "hooks", {}):
         how = "hook"
-        result = _hook_version(system)
+        result = _hook_version(system, hook_timeout_s)
         if result is None or str(result).strip() == "":
             raise ServedUnknown(f"hooks.served_version returned {quote(result)}, not a version")
         version = str(result)
@@ -242,7 +253,7 @@ def find_served_unregistered(system: Any) -> Served:
                 f"{quote(version)} but no digest: its digest is taken to be the spec's model "
                 f"artifact's ({artifact.location}; Q7 verifies that link)"
             )
-    deployed_at, deployed_text, problem = _deployed_from_hook(system, version)
+    deployed_at, deployed_text, problem = _deployed_from_hook(system, version, hook_timeout_s)
     return Served(
         version=version,
         digest=digest,
@@ -257,7 +268,9 @@ def find_served_unregistered(system: Any) -> Served:
     )
 
 
-def _deployed_from_hook(system: Any, version: str | None) -> tuple[datetime | None, str, str]:
+def _deployed_from_hook(
+    system: Any, version: str | None, seconds: float
+) -> tuple[datetime | None, str, str]:
     """(when, its text, the problem) from ``hooks.deployed_at``: a failing hook is a WARN."""
     if "deployed_at" not in getattr(system, "hooks", {}):
         return (
@@ -266,8 +279,17 @@ def _deployed_from_hook(system: Any, version: str | None) -> tuple[datetime | No
             (f"the spec has no {DEPLOYED_AT_HOOK}: when the served model was deployed is unknown"),
         )
     try:
-        result = system.hook("deployed_at")(version)
-    except Exception as exc:  # the hook's failure: the time is unknown (WARN), never an ERROR
+        result = call_bounded(
+            system.hook("deployed_at"), version, seconds=seconds, name="prodready-hooks.deployed_at"
+        )
+    except HookTimeout:
+        return (
+            None,
+            "",
+            f"{DEPLOYED_AT_HOOK} did not return within {seconds:g} s (approval.hook_timeout_s): "
+            "when the served model was deployed is unknown",
+        )
+    except (Exception, SystemExit) as exc:  # the hook's failure: the time is unknown (WARN)
         return (
             None,
             "",

@@ -33,6 +33,9 @@ class ApprovalSettings:
       (a clock that is wrong, or a record made up ahead of time).
     - ``model_name``: without a registry, the model name the records in ``folder`` must
       approve (``prodready approve --model``); with a registry, ``registry.model_name`` is.
+    - ``hook_timeout_s``: the longest wait for ``hooks.served_version`` or
+      ``hooks.deployed_at`` (the system's own procedures: one that does not answer in time is
+      judged, not waited for until the probe's time limit).
     """
 
     trusted_keys: str | None = None
@@ -43,11 +46,18 @@ class ApprovalSettings:
     alias: str = "champion"
     max_clock_skew_s: float = 300.0
     model_name: str | None = None
+    hook_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         for name, value in (("trusted_keys", self.trusted_keys), ("folder", self.folder)):
             # An empty path would be the spec's own folder: never what was meant.
             require(value is None or bool(value.strip()), name, "is empty", "a path")
+        require(
+            0 < self.hook_timeout_s <= 3600,
+            "hook_timeout_s",
+            f"is {self.hook_timeout_s}",
+            "seconds, more than 0 and at most 3600",
+        )
         require(
             1 <= self.min_approvers <= 100,
             "min_approvers",

@@ -68,6 +68,17 @@ class Reply:
         """True when the system answered every row (normally or with a safe default)."""
         return self.kind == "answered"
 
+    def named_model(self) -> tuple[str | None, str | None]:
+        """The (version, digest) of the model that answered, as text; None where the system
+        did not say. A system may name them per row: the first row's counts."""
+        return _first_text(self.model_version), _first_text(self.model_digest)
+
+
+def _first_text(value: Any) -> str | None:
+    if isinstance(value, list | tuple | np.ndarray):  # one per row: the first row's
+        value = value[0] if len(value) else None
+    return None if value is None or value == "" else str(value)
+
 
 class Client(ABC):
     """A connection to the system's model, in-process or over HTTP.

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-import numpy as np
-
 from prodready._settings import first_line, quote
 from prodready.attest._approval import parse_time
 from prodready.probes._bounded import HookTimeout, call_bounded
@@ -81,14 +79,6 @@ class NoArtifactDigest(Exception):
     """Without a registry, the digest is the spec's model artifact's, and it has none."""
 
 
-def _attr(reply: Any, name: str) -> str | None:
-    """A reply's ``model_version`` / ``model_digest`` as text (None: the system did not say)."""
-    value = getattr(reply, name, None)
-    if isinstance(value, list | tuple | np.ndarray):  # one per row: the first row's
-        value = value[0] if len(value) else None
-    return None if value is None or value == "" else str(value)
-
-
 def _ask_endpoint(system: Any) -> tuple[str | None, str | None, str]:
     """The (version, digest) one decision's reply names, and a note when it names neither."""
     from prodready.adapters import connect
@@ -103,7 +93,7 @@ def _ask_endpoint(system: Any) -> tuple[str | None, str | None, str]:
         return None, None, f"asking the endpoint failed ({first_line(str(exc))})"
     if not reply.answered:
         return None, None, f"the endpoint did not answer ({reply.kind})"
-    version, digest = _attr(reply, "model_version"), _attr(reply, "model_digest")
+    version, digest = reply.named_model()
     if version is None and digest is None:
         return None, None, "the endpoint's replies do not name the model version or digest"
     return version, digest, ""

@@ -52,13 +52,6 @@ def observable(system: Any) -> bool:
     return getattr(system, "endpoint", None) is not None or "served_version" in system.hooks
 
 
-def _named(reply: Any, name: str) -> str | None:
-    value = getattr(reply, name, None)
-    if isinstance(value, list | tuple | np.ndarray):  # one per row: the first row's
-        value = value[0] if len(value) else None
-    return None if value is None or value == "" else str(value)
-
-
 def _label(version: str | None, digest: str | None) -> str:
     parts = ([f"version {version}"] if version is not None else []) + (
         [f"digest {digest[:12]}"] if digest is not None else []
@@ -84,7 +77,7 @@ def _read(system: Any, how: str) -> Observed:
                 trouble = f"the endpoint did not answer ({reply.kind}{error})"
                 reply = None
         if reply is not None and how in ("", "endpoint"):
-            version, digest = _named(reply, "model_version"), _named(reply, "model_digest")
+            version, digest = reply.named_model()
             if version is not None or digest is not None:
                 return Observed("endpoint", _label(version, digest), version, digest)
     if how in ("", "hook") and "served_version" in system.hooks:
